@@ -1,0 +1,18 @@
+"""Run every notebook top to bottom as a pytest test (cells flagged `slow` or `cuda` are skipped).
+
+`pytest tests/` prints one pass/fail per notebook; `HRMAS_TEST_FLAGS="slow"` runs the flagged cells too."""
+import os, pytest
+from pathlib import Path
+from nbdev.config import get_config
+import nbdev.test as nbtest        # the module, not the function: pytest would collect `test_nb`
+from nbdev.doclinks import nbglob
+
+_cfg = get_config()
+_NBS = sorted(p for p in nbglob(as_path=True) if not (p.parent/'.notest').exists())
+_force = os.environ.get('HRMAS_TEST_FLAGS', '').split()
+
+@pytest.mark.parametrize('nb', _NBS, ids=[str(p.relative_to(_cfg.nbs_path)) for p in _NBS])
+def test_notebook(nb):
+    ok, secs = nbtest.test_nb(Path(nb).absolute(), skip_flags=_cfg.tst_flags.split(), force_flags=_force,
+                              basepath=_cfg.config_path)
+    assert ok, f'{nb} failed (its traceback is printed above)'
