@@ -396,10 +396,10 @@ class TemporalOrderSpikes(Dataset):
                  n_channels:int=40, # input channels
                  T:int=200, # time steps per sample
                  n_patterns:int=4, # sub-patterns per sample
-                 pattern_len:int=20, # steps per sub-pattern
+                 pattern_len:int=10, # steps per sub-pattern
                  pattern_rate:float=0.15, # spike probability inside a sub-pattern
                  noise_rate:float=0.01, # background spike probability per step and channel
-                 gap:tuple=(10, 20), # min, max silent steps between sub-patterns
+                 gap:tuple=(30, 50), # min, max silent steps between sub-patterns (longer than the LIF memory)
                  seed:int=0, # everything is determined by this seed
                 ):
         K, L = n_patterns, pattern_len
