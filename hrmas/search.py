@@ -14,11 +14,11 @@ from .neurons import LIF, RecurrentLIF, psc_filter
 from .tsslbp import count_loss, count_predict
 from .scml import SCML, Genotype
 from .ip import IPConfig, SpikingIP
+from .data import search_split
 
 # %% auto #0
 __all__ = ['DATASET_DEFAULTS', 'ABLATIONS', 'SearchConfig', 'search_config', 'HRMASNet', 'count_loss_fn', 'arch_gradient',
-           'split_halves', 'tensor_batches', 'evaluate', 'hrmas_search', 'train_fixed', 'run_hrmas',
-           'plot_search_history']
+           'tensor_batches', 'evaluate', 'hrmas_search', 'train_fixed', 'run_hrmas', 'plot_search_history']
 
 # %% ../nbs/06_search.ipynb #43b06f53
 DATASET_DEFAULTS = {
@@ -186,13 +186,6 @@ def arch_gradient(model:nn.Module, # exposes arch_parameters() and weight_parame
     return grads, dict(valid=res, h_norm=_norm(h), corr_norm=xi * _norm(corr))
 
 # %% ../nbs/06_search.ipynb #c69c061c
-def split_halves(n:int, # number of training samples
-                 seed:int=0, # seed of the random split
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-    "Random equal split of sample indices into search-train and search-valid halves."
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    return perm[:n // 2], perm[n // 2:]
-
 def tensor_batches(x:torch.Tensor, # time-major samples [T, S, ...]
                    y:torch.Tensor, # labels [S]
                    batch_size:int, # samples per batch
@@ -337,10 +330,10 @@ def run_hrmas(make_net:Callable, # (ablation, genotype or None) -> network
     a, t0 = ABLATIONS[ablation], time.time()
     cfg.ip = cfg.ip and a['ip']
     set_seed(cfg.seed)
-    search = None
-    genotype = None
+    search = genotype = split = None
     if a['search']:
-        tr, va = split_halves(len(y_train), cfg.seed)
+        split = search_split(len(y_train), cfg.seed)   # recorded in the result
+        tr, va = torch.tensor(split['weights']), torch.tensor(split['arch'])
         net = make_net(ablation, None)
         search = hrmas_search(net, tensor_batches(x_train, y_train, cfg.batch_size, tr, seed=cfg.seed),
                               tensor_batches(x_train, y_train, cfg.batch_size, va, seed=cfg.seed + 1), cfg, log=log)
@@ -349,7 +342,7 @@ def run_hrmas(make_net:Callable, # (ablation, genotype or None) -> network
     net = make_net(ablation, genotype)                        # fresh weights, R = tau = tau_m
     test = tensor_batches(x_test, y_test, cfg.batch_size, shuffle=False)(0)
     final = train_fixed(net, tensor_batches(x_train, y_train, cfg.batch_size, seed=cfg.seed + 2), test, cfg, log=log)
-    return dict(ablation=ablation, genotype=genotype, search_history=search['history'] if search else None,
+    return dict(ablation=ablation, genotype=genotype, split=split, search_history=search['history'] if search else None,
                 best_acc=final['best_acc'], final_acc=final['final_acc'], rate=final['rate'],
                 train_history=final['history'], model=net, wall_time=time.time() - t0)
 
