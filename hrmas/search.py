@@ -12,7 +12,7 @@ from torch import nn
 from .core import set_seed, check_tensor
 from .neurons import LIF, RecurrentLIF, psc_filter
 from .tsslbp import count_loss, count_predict
-from .scml import SCML, Genotype
+from .scml import SCML, Genotype, MotifConnectivity, FixedConnectivity
 from .ip import IPConfig, SpikingIP
 from .data import search_split
 
@@ -78,7 +78,7 @@ ABLATIONS = {
 }
 
 class HRMASNet(nn.Module):
-    "Input filter, one hidden layer (SC-ML, dense recurrent or feed-forward LIF) and a LIF output layer."
+    "Input filter, one hidden layer (SC-ML, dense recurrent or feed-forward; LIF or ALIF neurons) and a LIF output layer."
     def __init__(self, n_in:int, # input features (trailing dims of x are flattened)
                  n_hidden:int, # hidden neurons N
                  n_out:int, # classes
@@ -90,31 +90,52 @@ class HRMASNet(nn.Module):
                  method:str='tsslbp', surrogate='sigmoid', # training method of the LIF layers
                  weight_scale:float=1., # multiplies the He-normal input and output weights
                  w_max:float=4., # weight clamp
+                 neuron:str='lif', # hidden neurons: 'lif' (HRMAS) or 'alif' (SRNN adaptive LIF, BPTT, multi-Gaussian)
+                 alif_kw:dict|None=None, # for 'alif': passed to `SRNNLayer` (default: the SRNN scripts' b0=0.01, beta=1.8, tau_m=(20, 5), tau_adp=(200, 50))
                 ):
         super().__init__()
         if ablation not in ABLATIONS: raise ValueError(f"unknown ablation {ablation!r}; choose from {list(ABLATIONS)}")
+        if neuron not in ('lif', 'alif'): raise ValueError(f"neuron must be 'lif' or 'alif', got {neuron!r}")
         a = ABLATIONS[ablation]
-        self.n_in, self.tau_s, self.ablation, self.w_max = n_in, float(tau_s), ablation, float(w_max)
+        self.n_in, self.tau_s, self.ablation, self.w_max, self.neuron = n_in, float(tau_s), ablation, float(w_max), neuron
+        if neuron == 'alif': method, surrogate = 'bptt', 'multi_gaussian'   # ALIF layers train by BPTT; so does the readout
         kw = dict(tau_m=tau_m, tau_s=tau_s, v_th=v_th, method=method, surrogate=surrogate, weight_scale=weight_scale)
+        ck = None                                                # motif-connectivity options, shared by both neuron types
         if a['hidden'] == 'scml':
-            if genotype is not None: self.hidden = SCML(n_in, n_hidden, genotype=genotype, w_max=w_max, **kw)
-            elif a.get('no_motif'): self.hidden = SCML(n_in, n_hidden, motif_sizes=[n_hidden], tie=False, lateral=False, w_max=w_max, **kw)
-            else: self.hidden = SCML(n_in, n_hidden, motif_sizes=motif_sizes, lateral=a.get('lateral', True), ring=ring, pad=pad, w_max=w_max, **kw)
-        elif a['hidden'] == 'dense': self.hidden = RecurrentLIF(n_in, n_hidden, **kw)
-        else: self.hidden = LIF(n_in, n_hidden, **kw)
+            ck = (dict(motif_sizes=[n_hidden], tie=False, lateral=False) if a.get('no_motif')
+                  else dict(motif_sizes=motif_sizes, lateral=a.get('lateral', True), ring=ring, pad=pad))
+        if neuron == 'lif':
+            if ck is not None: self.hidden = SCML(n_in, n_hidden, genotype=genotype, w_max=w_max, **ck, **kw)
+            elif a['hidden'] == 'dense': self.hidden = RecurrentLIF(n_in, n_hidden, **kw)
+            else: self.hidden = LIF(n_in, n_hidden, **kw)
+        else:
+            from hrmas.srnn import SRNNLayer
+            conn = None
+            if ck is not None:
+                if genotype is not None:
+                    if genotype.n != n_hidden: raise ValueError(f"genotype is for {genotype.n} neurons but the layer has {n_hidden}")
+                    conn = FixedConnectivity(genotype, w_max=w_max)
+                else: conn = MotifConnectivity(n_hidden, w_max=w_max, **ck)
+            akw = dict(b0=0.01, beta=1.8, tau_m=(20., 5.), tau_adp=(200., 50.), surrogate='multi_gaussian') | (alif_kw or {})
+            self.hidden = SRNNLayer(n_in, n_hidden, recurrent=a['hidden'] == 'dense', weight_provider=conn, **akw)
         self.out = LIF(n_hidden, n_out, **kw)
 
-    def arch_parameters(self): return self.hidden.arch_parameters() if isinstance(self.hidden, SCML) else []
+    @property
+    def conn(self): return getattr(self.hidden, 'conn', None)
+
+    def arch_parameters(self): return self.conn.arch_parameters() if self.conn is not None else []
     def weight_parameters(self):
-        hid = self.hidden.weight_parameters() if isinstance(self.hidden, SCML) else list(self.hidden.parameters())
+        if self.neuron == 'alif': hid = self.hidden.weight_parameters() + self.hidden.tau_parameters()
+        elif isinstance(self.hidden, SCML): hid = self.hidden.weight_parameters()
+        else: hid = list(self.hidden.parameters())
         return hid + [self.out.weight]
 
     @torch.no_grad()
     def clamp_(self):
-        "W^E to [0, w_max], every other weight to [-w_max, w_max]."
-        if isinstance(self.hidden, SCML): self.hidden.clamp_()
-        else:
-            for p in self.hidden.parameters(): p.clamp_(-self.w_max, self.w_max)
+        "W^E to [0, w_max], every other weight to [-w_max, w_max] (ALIF time constants are left alone)."
+        if self.conn is not None: self.conn.clamp_()
+        for n, p in self.hidden.named_parameters():
+            if not n.startswith(('conn.', 'weight_provider.', 'tau_')): p.clamp_(-self.w_max, self.w_max)
         self.out.weight.clamp_(-self.w_max, self.w_max)
 
     def forward(self, x:torch.Tensor, # input [T, B, ...] (spikes or real values)
@@ -124,13 +145,18 @@ class HRMASNet(nn.Module):
         if x.ndim < 3: raise ValueError(f"x must be time-major [T, B, ...], got shape {tuple(x.shape)}")
         x = x.reshape(x.shape[0], x.shape[1], -1)
         if x.shape[-1] != self.n_in: raise ValueError(f"x has {x.shape[-1]} features per step, the network expects {self.n_in}")
-        h = self.hidden(psc_filter(x.to(self.out.weight.dtype), self.tau_s), record=True)
-        out = self.out(h.psc)
-        return (out, h.spikes) if record else out
+        x = x.to(self.out.weight.dtype)
+        if self.neuron == 'lif':                                 # TSSL-BP pipeline: every layer reads PSCs
+            h = self.hidden(psc_filter(x, self.tau_s), record=True); spikes, feed = h.spikes, h.psc
+        else:                                                    # SRNN: ALIF reads the input directly and emits spikes
+            spikes = self.hidden(x); feed = psc_filter(spikes, self.tau_s)    # the LIF readout reads their PSCs
+        out = self.out(feed)
+        return (out, spikes) if record else out
 
     def genotype(self) -> Genotype|None:
-        "The argmax genotype of the SC-ML layer (None for a dense or feed-forward hidden layer)."
-        return self.hidden.conn.discretize() if isinstance(self.hidden, SCML) else None
+        "The argmax genotype of the SC-ML connectivity (None for a dense or feed-forward hidden layer)."
+        return self.conn.discretize() if isinstance(self.conn, MotifConnectivity) else (self.conn.genotype if self.conn is not None else None)
+
 
 # %% ../nbs/06_search.ipynb #8146d31f
 def count_loss_fn(desired:float|None=None, undesired:float|None=None, # count-loss targets (None: 0.5 T, 0.1 T)
@@ -204,7 +230,9 @@ def tensor_batches(x:torch.Tensor, # time-major samples [T, S, ...]
 # %% ../nbs/06_search.ipynb #e5d08594
 def _epoch_iter(data, epoch): return iter(data(epoch) if callable(data) else data)
 
-def _scml_layers(model): return [m for m in model.modules() if isinstance(m, SCML)]
+def _scml_layers(model):
+    "Layers whose recurrent matrix comes from a motif connectivity (`SCML`, or an ALIF `SRNNLayer` holding one)."
+    return [m for m in model.modules() if isinstance(getattr(m, 'conn', None), (MotifConnectivity, FixedConnectivity))]
 
 def _acc(stats):
     n = sum(s.get('n', 0) for s in stats)
@@ -237,7 +265,8 @@ def hrmas_search(model:nn.Module, # exposes arch_parameters(), weight_parameters
     arch_all = list(model.arch_parameters())
     if not arch_all: raise ValueError("model has no architecture parameters to search (dense or feed-forward hidden layer?)")
     a_opt = torch.optim.Adam(arch_all, lr=cfg.arch_lr, betas=cfg.arch_betas, weight_decay=cfg.arch_weight_decay)
-    ip = SpikingIP(model, cfg.ip_cfg) if cfg.ip else None
+    # IP adapts R and tau of LIF SC-ML layers; ALIF layers co-train their time constants instead
+    ip = SpikingIP(model, cfg.ip_cfg) if cfg.ip and any(isinstance(m, SCML) for m in model.modules()) else None
     xi = cfg.lr if cfg.xi is None else cfg.xi
     fix_epoch, layers, history = round(cfg.fix_size_frac * cfg.epochs), _scml_layers(model), []
     for epoch in range(cfg.epochs):

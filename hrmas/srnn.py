@@ -152,6 +152,11 @@ class SRNNLayer(ALIF):
                          init_state='zero' if init_state == 'zero' else 'uniform', **kwargs)
         self.init_mode, self.tbptt, self.weight_provider = init_state, tbptt, weight_provider
 
+    @property
+    def conn(self):
+        "The recurrent-weight provider under the name `SCML` layers use (`layer.conn`), so the search treats both alike."
+        return self.weight_provider
+
     def weight_parameters(self):
         "Trainable weights: fc, rec (its weight only without a provider) and the provider's weights, not its architecture parameters."
         wp = self.weight_provider
