@@ -5,6 +5,7 @@
 # %% ../nbs/06_search.ipynb #ef081692
 from __future__ import annotations
 import math, time, copy
+from pathlib import Path
 from dataclasses import dataclass, field, asdict
 from typing import Callable, Iterable
 import torch
@@ -251,14 +252,31 @@ def evaluate(model:nn.Module, # the network
     stats = [loss_fn(model, x, y)[1] for x, y in batches]
     return dict(loss=_mean(stats, 'loss'), acc=_acc(stats), rate=_mean(stats, 'rate'))
 
+def _search_batches(train, valid, epoch):
+    "Yield (x_tr, y_tr, x_va, y_va, ip_batch) for one search epoch; validation batches wrap around."
+    it, va_it = _epoch_iter(train, epoch), _epoch_iter(valid, epoch)
+    first = cur = next(it, None)
+    if cur is None: raise ValueError("the search-train batches are empty")
+    while cur is not None:
+        nxt = next(it, None)
+        try: x_va, y_va = next(va_it)
+        except StopIteration:
+            va_it = _epoch_iter(valid, epoch); x_va, y_va = next(va_it)
+        yield cur[0], cur[1], x_va, y_va, (nxt if nxt is not None else first)[0]
+        cur = nxt
+
 def hrmas_search(model:nn.Module, # exposes arch_parameters(), weight_parameters(), clamp_()
                  train, # search-train batches: iterable of (x, y) or callable epoch -> iterable
                  valid, # search-valid batches, likewise
                  cfg:SearchConfig|None=None, # settings
                  loss_fn:Callable|None=None, # loss_fn(model, x, y) -> (loss, stats); default: count loss
                  log:Callable|None=print, # progress line per epoch (None: silent)
+                 checkpoint:str|Path|None=None, # checkpoint file, written atomically (None: no checkpoints)
+                 checkpoint_every:int=0, # also checkpoint every this many iterations within an epoch (0: at epoch ends only)
+                 resume:bool=False, # continue from `checkpoint` if it exists
                 ) -> dict:
     "Phase 1 of HRMAS: alternate architecture, weight and IP steps; return genotype, history and state."
+    from hrmas.train import save_checkpoint, load_checkpoint
     cfg = cfg or SearchConfig()
     loss_fn = loss_fn or count_loss_fn(cfg.desired, cfg.undesired)
     w_opt = torch.optim.Adam(model.weight_parameters(), lr=cfg.lr)
@@ -269,45 +287,52 @@ def hrmas_search(model:nn.Module, # exposes arch_parameters(), weight_parameters
     ip = SpikingIP(model, cfg.ip_cfg) if cfg.ip and any(isinstance(m, SCML) for m in model.modules()) else None
     xi = cfg.lr if cfg.xi is None else cfg.xi
     fix_epoch, layers, history = round(cfg.fix_size_frac * cfg.epochs), _scml_layers(model), []
-    for epoch in range(cfg.epochs):
+    start_epoch, start_it, partial = 0, 0, None
+    if resume and checkpoint is not None and Path(checkpoint).exists():
+        phase = load_checkpoint(checkpoint, restore_rng=False)['extra'].get('phase')      # check the kind before loading
+        if phase != 'search': raise ValueError(f"{checkpoint} is not a search checkpoint (phase {phase!r})")
+        ck = load_checkpoint(checkpoint, model, {'weights': w_opt, 'arch': a_opt})
+        start_epoch, start_it, history, partial = ck['epoch'], ck['step'], ck['extra']['history'], ck['extra']['partial']
+        if ip is not None: ip.bounds = ck['extra']['ip_bounds']           # bounds from the initial R, tau, not the adapted ones
+        if log: log(f"resumed search at epoch {start_epoch + 1}, iteration {start_it} from {checkpoint}")
+    def save(epoch, it, part):
+        if checkpoint is None: return
+        save_checkpoint(checkpoint, model, {'weights': w_opt, 'arch': a_opt}, epoch, it, config=asdict(cfg) | {'ip_cfg': asdict(cfg.ip_cfg)},
+                        phase='search', history=history, partial=part, ip_bounds=ip.bounds if ip is not None else None)
+    for epoch in range(start_epoch, cfg.epochs):
         t0 = time.time()
         if epoch == fix_epoch:
             for l in layers:
                 if l.conn.__class__.__name__ == 'MotifConnectivity' and l.conn.fixed_index < 0: l.conn.fix_motif_size()
-        tr_stats, va_stats, ip_rates, h_norms, c_norms = [], [], [], [], []
-        it, va_it = _epoch_iter(train, epoch), _epoch_iter(valid, epoch)
-        first = cur = next(it, None)
-        if cur is None: raise ValueError("the search-train batches are empty")
-        while cur is not None:
-            nxt = next(it, None)
-            (x_tr, y_tr) = cur
-            try: x_va, y_va = next(va_it)
-            except StopIteration:
-                va_it = _epoch_iter(valid, epoch); x_va, y_va = next(va_it)
+        part = partial if (partial is not None and epoch == start_epoch) else dict(tr=[], va=[], ip=[], h=[], c=[], time=0.)
+        for k, (x_tr, y_tr, x_va, y_va, x_ip) in enumerate(_search_batches(train, valid, epoch)):
+            if epoch == start_epoch and k < start_it: continue            # done before the interruption
             # 1a. architecture step (weights restored inside arch_gradient)
             A = list(model.arch_parameters())
             grads, info = arch_gradient(model, lambda: loss_fn(model, x_tr, y_tr), lambda: loss_fn(model, x_va, y_va), xi, cfg.order)
             a_opt.zero_grad(set_to_none=True)
             for p, g in zip(A, grads): p.grad = g
             a_opt.step()
-            va_stats.append(info['valid'][1]); h_norms.append(info['h_norm']); c_norms.append(info['corr_norm'])
+            part['va'].append(info['valid'][1]); part['h'].append(info['h_norm']); part['c'].append(info['corr_norm'])
             # 1b. weight step with the new alpha
             w_opt.zero_grad(set_to_none=True)
             loss, st = loss_fn(model, x_tr, y_tr)
             loss.backward()
             if cfg.grad_clip: torch.nn.utils.clip_grad_norm_(model.weight_parameters(), cfg.grad_clip)
             w_opt.step(); model.clamp_()
-            tr_stats.append(st)
+            part['tr'].append(st)
             # 2. IP window: the next search-train batch
-            if ip is not None: ip_rates.append(ip.run(model, (nxt if nxt is not None else first)[0]))
-            cur = nxt
+            if ip is not None: part['ip'].append(ip.run(model, x_ip))
+            if checkpoint_every and (k + 1) % checkpoint_every == 0: save(epoch, k + 1, part | {'time': part['time'] + time.time() - t0})
+        tr_stats, va_stats, ip_rates, h_norms, c_norms = part['tr'], part['va'], part['ip'], part['h'], part['c']
         rec = dict(epoch=epoch, train_loss=_mean(tr_stats, 'loss'), train_acc=_acc(tr_stats), valid_loss=_mean(va_stats, 'loss'),
                    valid_acc=_acc(va_stats), rate=_mean(tr_stats, 'rate'), ip_rate=sum(ip_rates) / len(ip_rates) if ip_rates else None,
                    h_norm=sum(h_norms) / len(h_norms), corr_norm=sum(c_norms) / len(c_norms),
                    size_probs=[l.conn.size_probs().tolist() for l in layers if hasattr(l.conn, 'size_probs')],
                    type_dist=[l.conn.type_distribution().tolist() for l in layers if hasattr(l.conn, 'type_distribution')],
-                   time=time.time() - t0)
+                   time=part['time'] + time.time() - t0)
         history.append(rec)
+        save(epoch + 1, 0, None)
         if log:
             sp = ' '.join(f"{v}:{p:.3f}" for v, p in zip(layers[0].conn.motif_sizes, rec['size_probs'][0])) if layers and rec['size_probs'] else ''
             log(f"search {epoch + 1}/{cfg.epochs} loss {rec['train_loss']:.3f}/{rec['valid_loss']:.3f} acc {rec['train_acc']:.3f}/{rec['valid_acc']:.3f} "
@@ -322,13 +347,22 @@ def train_fixed(model:nn.Module, # network with weight_parameters() and clamp_()
                 cfg:SearchConfig|None=None, # lr, retrain_epochs, grad_clip, desired/undesired
                 loss_fn:Callable|None=None, # default: count loss
                 log:Callable|None=print, # progress line per epoch
+                checkpoint:str|Path|None=None, # checkpoint file, written atomically after every epoch
+                resume:bool=False, # continue from `checkpoint` if it exists (an interrupted epoch is redone)
                ) -> dict:
     "Phase 2: train a fixed architecture, evaluate on the test set each epoch; return history and metrics."
+    from hrmas.train import save_checkpoint, load_checkpoint
     cfg = cfg or SearchConfig()
     loss_fn = loss_fn or count_loss_fn(cfg.desired, cfg.undesired)
     opt = torch.optim.Adam(model.weight_parameters(), lr=cfg.lr)
-    history = []
-    for epoch in range(cfg.retrain_epochs):
+    history, start = [], 0
+    if resume and checkpoint is not None and Path(checkpoint).exists():
+        phase = load_checkpoint(checkpoint, restore_rng=False)['extra'].get('phase')      # check the kind before loading
+        if phase != 'train': raise ValueError(f"{checkpoint} is not a phase-2 checkpoint (phase {phase!r})")
+        ck = load_checkpoint(checkpoint, model, {'weights': opt})
+        start, history = ck['epoch'], ck['extra']['history']
+        if log: log(f"resumed training at epoch {start + 1} from {checkpoint}")
+    for epoch in range(start, cfg.retrain_epochs):
         t0, stats = time.time(), []
         for x, y in _epoch_iter(train, epoch):
             opt.zero_grad(set_to_none=True)
@@ -339,6 +373,9 @@ def train_fixed(model:nn.Module, # network with weight_parameters() and clamp_()
         rec = dict(epoch=epoch, train_loss=_mean(stats, 'loss'), train_acc=_acc(stats), rate=_mean(stats, 'rate'),
                    test_loss=ev['loss'], test_acc=ev['acc'], test_rate=ev['rate'], time=time.time() - t0)
         history.append(rec)
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, model, {'weights': opt}, epoch + 1, 0, config=asdict(cfg) | {'ip_cfg': asdict(cfg.ip_cfg)},
+                            phase='train', history=history)
         if log: log(f"train {epoch + 1}/{cfg.retrain_epochs} loss {rec['train_loss']:.3f} acc {rec['train_acc']:.3f} "
                     f"test {rec['test_acc']:.3f} rate {rec['rate']:.3f} {rec['time']:.1f}s")
     accs = [h['test_acc'] for h in history]
