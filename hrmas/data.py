@@ -60,6 +60,9 @@ def _missing(dataset:str, folder, expected:str, how:str=''):
 
 def _check_folder(dataset:str, root, expected:str, how:str='') -> Path:
     "`root` as a Path, or the missing-files error if it is not a folder."
+    if root is None: raise _missing(dataset, None, expected, (how + '; ' if how else '') +
+                                    "no folder was given (shared_dataset returns None when the shared data folder is absent)")
+    if not isinstance(root, (str, os.PathLike)): raise TypeError(f"{dataset}: root must be a folder path, got {type(root).__name__}")
     root = Path(root).expanduser()
     if not root.is_dir(): raise _missing(dataset, root, expected + ' (the folder does not exist)', how)
     return root
