@@ -67,42 +67,43 @@ def nb_title(nb:Path) -> str:
 
 # ---------------------------------------------------------------------------------------------- sidebar
 def sidebar_entries():
-    "[(section or None, notebook path relative to nbs/)] in the order of nbs/sidebar.yml."
+    "[(sections, notebook path relative to nbs/)] in the order of nbs/sidebar.yml; `sections` is the tuple of nested section names."
     import yaml
     f = _cfg().nbs_path / 'sidebar.yml'
     if not f.exists(): return []
     out = []
-    def walk(items, section):
+    def walk(items, sections):
         for it in items or []:
-            if isinstance(it, str): out.append((section, it))
-            elif isinstance(it, dict) and 'contents' in it: walk(it['contents'], it.get('section', section))
-            elif isinstance(it, dict) and 'href' in it: out.append((section, it['href']))
-    walk(yaml.safe_load(f.read_text())['website']['sidebar']['contents'], None)
+            if isinstance(it, str): out.append((sections, it))
+            elif isinstance(it, dict) and 'contents' in it: walk(it['contents'], sections + (it.get('section', ''),))
+            elif isinstance(it, dict) and 'href' in it: out.append((sections, it['href']))
+    walk(yaml.safe_load(f.read_text())['website']['sidebar']['contents'], ())
     return out
 
 def sidebar_html(current:Path|None, nbs:list[Path]) -> str:
     "Sidebar for the page `current` (relative links), listing notebooks not in sidebar.yml under 'Other'."
     nbs_path = _cfg().nbs_path
-    depth = len(current.parent.parts) if current else 0
-    up = '../' * depth
+    up = '../' * (len(current.parent.parts) if current else 0)
     entries = sidebar_entries()
     listed = {(nbs_path / e).resolve() for _, e in entries}
-    entries += [('Other', str(nb.relative_to(nbs_path))) for nb in nbs if nb not in listed]
-    parts, groups = [f'<a class="preview-home" href="{up}index.html">{html.escape(_cfg().title)}</a>'], []
-    for sec, rel in entries:
-        if not groups or groups[-1][0] != sec: groups.append((sec, []))
-        groups[-1][1].append(rel)
-    for sec, rels in groups:
-        if sec: parts.append(f'<div class="preview-section">{html.escape(sec)}</div>')
-        parts.append('<ul>')
-        for rel in rels:
-            nb = nbs_path / rel
-            page = page_of(nb) if nb.exists() else Path(rel).with_suffix('.html')
-            cls = ' class="active"' if current is not None and page == current else ''
-            label = nb_title(nb) if nb.exists() else Path(rel).stem + ' (not in this checkout)'
-            parts.append(f'<li><a{cls} href="{up}{page.as_posix()}">{html.escape(label)}</a></li>')
-        parts.append('</ul>')
-    return '\n'.join(parts)
+    entries += [(('Other',), str(nb.relative_to(nbs_path))) for nb in nbs if nb not in listed]
+    parts, shown = [f'<a class="preview-home" href="{up}index.html">{html.escape(_cfg().title)}</a>', '<ul>'], ()
+    for secs, rel in entries:
+        if secs != shown:
+            common = 0
+            while common < min(len(secs), len(shown)) and secs[common] == shown[common]: common += 1
+            parts.append('</ul>')
+            for lvl in range(common, len(secs)):
+                parts.append(f'<div class="preview-section preview-level{lvl}">{html.escape(secs[lvl])}</div>')
+            parts.append('<ul>'); shown = secs
+        nb = nbs_path / rel
+        page = page_of(nb) if nb.exists() else Path(rel).with_suffix('.html')
+        cls = ' class="active"' if current is not None and page == current else ''
+        label = nb_title(nb) if nb.exists() else Path(rel).stem + ' (not in this checkout)'
+        parts.append(f'<li><a{cls} href="{up}{page.as_posix()}">{html.escape(label)}</a></li>')
+    parts.append('</ul>')
+    return '\n'.join(p for i, p in enumerate(parts) if not (p == '<ul>' and i + 1 < len(parts) and parts[i + 1] == '</ul>')
+                      and not (p == '</ul>' and i > 0 and parts[i - 1] == '<ul>'))
 
 # ---------------------------------------------------------------------------------------------- processing
 def _exec_proc(skip_flags, run:bool, errors:list):
@@ -161,10 +162,10 @@ def _to_nbformat(nb, doc_url:str, page:Path, pages:dict):
             for o in c['outputs']:
                 o.setdefault('metadata', {})
                 if o['output_type'] == 'execute_result': o.setdefault('execution_count', None)
-        if c['cell_type'] == 'markdown': c['source'] = _fix_links(c['source'], doc_url, up, pages)
+        if c['cell_type'] == 'markdown': c['source'] = _fix_links(c['source'], doc_url, up, pages, str(page.parent))
         for o in c.get('outputs', []):
             if 'text/markdown' in o.get('data', {}):
-                o['data']['text/markdown'] = _fix_links(''.join(o['data']['text/markdown']), doc_url, up, pages)
+                o['data']['text/markdown'] = _fix_links(''.join(o['data']['text/markdown']), doc_url, up, pages, str(page.parent))
         cells.append(c)
     d['cells'] = cells
     d['nbformat'], d['nbformat_minor'] = 4, 4
@@ -177,11 +178,11 @@ def _attr_link(m):
     attrs = ' '.join(a for a in re.findall(r'[\w-]+="[^"]*"', m[3]))
     return f'<a href="{html.escape(m[2])}" {attrs}>{m[1]}</a>'
 
-def _fix_links(s:str, doc_url:str, up:str, pages:dict) -> str:
+def _fix_links(s:str, doc_url:str, up:str, pages:dict, nb_dir:str='.') -> str:
     "Doc-site links and links to notebooks -> relative links between preview pages."
     s = _re_attr_link.sub(_attr_link, s.replace(doc_url, up))
     def nb_link(m):
-        target = (m[2] + '.ipynb').removeprefix('./')
+        target = os.path.normpath(os.path.join(nb_dir, m[2] + '.ipynb'))     # relative to nbs/
         page = pages.get(target)
         return f'{m[1]}{up}{page.as_posix()}{m[3] or ""})' if page else m[0]
     return re.sub(r'(\]\()(?!https?:)([^)#\s]+)\.ipynb(#[^)\s]*)?\)', nb_link, s)
@@ -209,7 +210,9 @@ nav.preview-sidebar li { margin: 0.25rem 0; }
 nav.preview-sidebar a { color: #2a5db0; text-decoration: none; }
 nav.preview-sidebar a.active { font-weight: bold; color: #111; }
 .preview-home { font-size: 1.25rem; font-weight: bold; display: block; margin-bottom: 0.8rem; }
-.preview-section { font-weight: 600; color: #555; margin-top: 0.6rem; text-transform: uppercase; font-size: 0.75rem; }
+.preview-section { font-weight: 600; color: #555; margin-top: 0.6rem; font-size: 0.8rem; }
+.preview-level0 { text-transform: uppercase; font-size: 0.75rem; color: #333; margin-top: 1rem; }
+.preview-level1 { padding-left: 0.4rem; }
 main.preview-main { flex: 1 1 auto; max-width: 60rem; padding: 1rem 2rem 4rem; min-width: 0; }
 .preview-title blockquote { border-left: none; color: #555; font-size: 1.15rem; margin: 0 0 1rem; padding: 0; }
 .jp-RenderedHTMLCommon table { font-size: 0.9em; }
