@@ -50,8 +50,9 @@ def select(nbs:list[Path], names:list[str]) -> list[Path]:
         if not hit: missing.append(n)
         out += [nb for nb in hit if nb not in out]
     if missing:
-        sys.exit(f"docs_preview: no notebook matches {missing}; notebooks are: "
-                 + ', '.join(str(nb.relative_to(nbs_path).with_suffix('')) for nb in nbs))
+        print(f"docs_preview: no notebook matches {missing}; notebooks are: "
+              + ', '.join(str(nb.relative_to(nbs_path).with_suffix('')) for nb in nbs), file=sys.stderr)
+        sys.exit(2)
     return out
 
 def nb_title(nb:Path) -> str:
@@ -261,7 +262,9 @@ def ensure_mathjax(out:Path, given:str|None) -> str:
         p = Path(src)
         cands = [p, p / MATHJAX_FILE, p / 'es5' / MATHJAX_FILE, p / 'package' / 'es5' / MATHJAX_FILE]
         hit = next((c for c in cands if c.is_file()), None)
-        if hit is None: sys.exit(f"docs_preview: --mathjax {src}: no {MATHJAX_FILE} there (give the file, or a mathjax@3 package folder)")
+        if hit is None:
+            print(f"docs_preview: --mathjax {src}: no {MATHJAX_FILE} there (give the file, or a mathjax@3 package folder)", file=sys.stderr)
+            sys.exit(2)
         shutil.copyfile(hit, dst); return f'mathjax/{MATHJAX_FILE}'
     if shutil.which('npm'):
         with tempfile.TemporaryDirectory() as tmp:
