@@ -525,14 +525,14 @@ def train_srnn(setup:SRNNSetup, # from `srnn_for_task`
                 loss = loss_fn(out.float(), y)
                 n = x.shape[1]
                 # data-parallel: this rank's share of the batch-mean loss; the gradients are summed over the ranks
-                N = par.sum(float(n)) if par is not None else n
+                N = par.reduce_sum(float(n)) if par is not None else n
                 step.backward(loss * (n / N) if par is not None else loss)
                 step.step(opt, model.parameters())
                 if task.schedule == 'linear': sched.step()
                 a = srnn_accuracy(model, out.detach().float(), y)
                 r = float(sum(hs) / len(hs)) if hs else float('nan')
                 vals = [loss.item() * n / N, a.sum().item(), float(n), r * n / N]
-                if par is not None: vals = par.sum(vals)
+                if par is not None: vals = par.reduce_sum(vals)
                 tl += vals[0]; acc_sum += vals[1]; n_seq += vals[2]; rate += vals[3]; nb += 1
             if task.schedule != 'linear': sched.step()
             rec = dict(epoch=ep + 1, train_loss=tl / max(nb, 1), train_acc=acc_sum / max(n_seq, 1), rate=rate / max(nb, 1), epoch_s=time.time() - t0)
