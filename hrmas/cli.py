@@ -4,13 +4,14 @@
 
 # %% ../nbs/13_cli.ipynb #57635ada
 from __future__ import annotations
-import sys, json, time, copy
+import os, sys, json, time, copy
 from dataclasses import asdict
 from pathlib import Path
 import torch
 from fastcore.script import call_parse
 from .core import set_seed, get_device
 from .train import RunDir, CheckpointError, load_checkpoint
+from .distributed import init_distributed, cleanup_distributed, DistContext
 from .scml import Genotype
 from .search import (HRMASNet, SearchConfig, ABLATIONS, hrmas_search as _search, train_fixed, tensor_batches,
                           evaluate, count_loss_fn)
@@ -62,7 +63,7 @@ def _make_net(opts, info, n_in):
 
 def _search_config(opts, T):
     return SearchConfig(epochs=opts['epochs'], retrain_epochs=opts['retrain_epochs'], batch_size=opts['batch_size'], lr=opts['lr'],
-                        order=opts['order'], seed=opts['seed'], ip=not opts['no_ip'],
+                        order=opts['order'], seed=opts['seed'], ip=not opts['no_ip'], grad_clip=opts.get('clip_grad', 1.) or None,
                         desired=opts['desired'] if opts['desired'] is not None else round(0.2 * T),
                         undesired=opts['undesired'] if opts['undesired'] is not None else round(0.025 * T))
 
@@ -78,10 +79,16 @@ def _save_plots(run, history=None, genotype=None, motif_sizes=None):
     if genotype is not None: save_figure(plot_genotype(genotype), run.path / 'plots' / 'genotype.png')
     plt.close('all')
 
+def _device(opts):
+    try: return get_device(opts.get('device'))
+    except RuntimeError as ex: raise ValueError(str(ex)) from None         # a bad --device is the user's to fix
+
 def run_pipeline(opts:dict, # the command's options (see `hrmas_search`)
                  search:bool=True, # run phase 1 (else: phase 2 of opts['genotype'] or opts['baseline'])
-                 log=print) -> dict:
-    "Search (optional), retrain and test as the commands do; everything goes into one run folder."
+                 log=print, # progress and result lines (`print`: a bar on a terminal)
+                 dist:DistContext|None=None, # data-parallel context (None: one process)
+                ) -> dict:
+    "Search (optional), retrain and test as the commands do; everything goes into one run folder (written by rank 0)."
     if opts['hidden'] < 2: raise ValueError(f"--hidden must be at least 2, got {opts['hidden']}")
     bad = [v for v in opts['motif_sizes'] if opts['hidden'] % v]
     if bad and search: raise ValueError(f"motif sizes {bad} do not divide --hidden {opts['hidden']}; "
@@ -89,8 +96,13 @@ def run_pipeline(opts:dict, # the command's options (see `hrmas_search`)
     data = load_dataset(opts['dataset'], opts['data'], opts['T'], opts['seed'], opts['n_samples'])
     xtr, ytr, xte, yte, info = data['x_train'], data['y_train'], data['x_test'], data['y_test'], data['info']
     T, n_in = xtr.shape[0], xtr[0, 0].numel()
-    run = RunDir(opts['out'], opts['name'], resume=opts['resume'])
-    run.write_json('config.json', dict(opts, data_info=info, torch=torch.__version__))
+    dist = dist or DistContext(device=_device(opts))
+    main = dist.is_main; log = log if main else None
+    name = dist.broadcast(opts['name'] or time.strftime('%Y%m%d-%H%M%S'))      # one folder, named by rank 0's clock
+    run = RunDir(opts['out'], name, resume=opts['resume'], write=main)
+    run.write_json('config.json', dict(opts, data_info=info, torch=torch.__version__, world_size=dist.world_size))
+    loop = dict(log=log, metrics=run, nan_guard=not opts.get('no_nan_guard', False), amp=opts.get('amp', False), device=dist.device,
+                dist=dist if dist.parallel else None)
     cfg = _search_config(opts, T)
     make = _make_net(opts, info, n_in)
     ablation, genotype, history = 'hrmas', None, None
@@ -98,32 +110,28 @@ def run_pipeline(opts:dict, # the command's options (see `hrmas_search`)
     split = search_split(len(ytr), cfg.seed); run.write_json('split.json', split)
     if search:
         tr, va = torch.tensor(split['weights']), torch.tensor(split['arch'])
-        if opts['resume']: run.truncate_metrics(0)
         res = _search(make('hrmas'), tensor_batches(xtr, ytr, cfg.batch_size, tr, seed=cfg.seed),
-                      tensor_batches(xtr, ytr, cfg.batch_size, va, seed=cfg.seed + 1), cfg, log=log,
-                      checkpoint=run.path / 'checkpoints' / 'search.pt', checkpoint_every=opts['checkpoint_every'], resume=opts['resume'])
+                      tensor_batches(xtr, ytr, cfg.batch_size, va, seed=cfg.seed + 1), cfg,
+                      checkpoint=run.path / 'checkpoints' / 'search.pt', checkpoint_every=opts['checkpoint_every'], resume=opts['resume'], **loop)
         genotype, history = res['genotype'], res['history']
-        for h in history: run.log_metrics(dict(phase='search', epoch=h['epoch'], train_loss=h['train_loss'], train_acc=h['train_acc'],
-                                               valid_loss=h['valid_loss'], valid_acc=h['valid_acc'], rate=h['rate']))
-        run.write_json('search_history.json', history); genotype.save(run.path / 'genotype.json')
+        run.write_json('search_history.json', history)
+        if main: genotype.save(run.path / 'genotype.json')
     elif opts.get('genotype'):
         genotype = Genotype.load(opts['genotype'])
         if genotype.n != opts['hidden']: raise ValueError(f"genotype {opts['genotype']} is for {genotype.n} neurons but --hidden is {opts['hidden']}")
-        genotype.save(run.path / 'genotype.json')
+        if main: genotype.save(run.path / 'genotype.json')
     else:
         ablation = opts.get('baseline') or 'dense'
         if ablation not in ('dense', 'ff'): raise ValueError(f"--baseline must be 'dense' or 'ff', got {ablation!r}")
     set_seed(cfg.seed + 1)
     net = make(ablation, genotype)
     test = tensor_batches(xte, yte, cfg.batch_size, shuffle=False)(0)
-    final = train_fixed(net, tensor_batches(xtr, ytr, cfg.batch_size, seed=cfg.seed + 2), test, cfg, log=log,
-                        checkpoint=run.path / 'checkpoints' / 'train.pt', resume=opts['resume'])
-    for h in final['history']: run.log_metrics(dict(phase='train', epoch=h['epoch'], train_loss=h['train_loss'], train_acc=h['train_acc'],
-                                                     test_loss=h['test_loss'], test_acc=h['test_acc'], rate=h['rate']))
+    final = train_fixed(net, tensor_batches(xtr, ytr, cfg.batch_size, seed=cfg.seed + 2), test, cfg,
+                        checkpoint=run.path / 'checkpoints' / 'train.pt', resume=opts['resume'], **loop)
     result = dict(dataset=opts['dataset'], ablation=ablation, motif_size=genotype.motif_size if genotype else None,
                   best_acc=final['best_acc'], final_acc=final['final_acc'], rate=final['rate'], run=str(run.path))
     run.write_json('result.json', result)
-    _save_plots(run, history, genotype, opts['motif_sizes'])
+    if main: _save_plots(run, history, genotype, opts['motif_sizes'])
     if log:
         arch = f"SC-ML motif size {genotype.motif_size}" if genotype else f"{ablation} baseline"
         log(f"{arch}: test accuracy {final['final_acc']:.3f} (best {final['best_acc']:.3f}), hidden rate {final['rate']:.3f}; run folder {run.path}")
@@ -149,6 +157,12 @@ def _with_config(opts:dict, config:str|None):
     unknown = sorted(set(cfg) - set(opts))
     if unknown: raise ValueError(f"--config file {config} has unknown option(s) {unknown}; known: {sorted(opts)}")
     return {**opts, **cfg}
+
+def _run_distributed(o, search):
+    "Run the pipeline in this process: one of a torchrun group if torchrun started it, else alone."
+    ctx = init_distributed(device='cpu' if o.get('device') == 'cpu' else None) if int(os.environ.get('WORLD_SIZE', '1')) > 1 else None
+    run_pipeline(o, search=search, dist=ctx)
+    if ctx is not None: cleanup_distributed()            # after success only: a failed rank is stopped by torchrun
 
 def _sizes(s):
     if isinstance(s, (list, tuple)): return [int(v) for v in s]
@@ -181,6 +195,10 @@ def hrmas_search(dataset:str='temporal_order', # 'temporal_order' (embedded, no 
                  no_ip:bool=False, # switch SpiKL-IP off
                  seed:int=0, # seed of everything
                  checkpoint_every:int=5, # search checkpoint every this many iterations (and at every epoch end)
+                 clip_grad:float=1., # global gradient-norm clip of the weight steps (0: off)
+                 no_nan_guard:bool=False, # switch the NaN/inf guard off (it names the layer and time step of the first NaN)
+                 amp:bool=False, # float16 mixed precision (CUDA only, with --method bptt)
+                 device:str=None, # 'cuda', 'cuda:1' or 'cpu' (default: CUDA when available); under torchrun, the local rank's GPU
                  resume:bool=False, # continue the run folder `out/name` from its checkpoints
                  config:str=None, # JSON file of options (its keys win)
                  debug:bool=False, # show tracebacks
@@ -190,7 +208,7 @@ def hrmas_search(dataset:str='temporal_order', # 'temporal_order' (embedded, no 
     def body():
         o = _with_config(opts, config); o['motif_sizes'] = _sizes(o['motif_sizes'])
         if o['resume'] and not o['name']: raise ValueError("--resume needs --name of the run folder to continue")
-        run_pipeline(o, search=True)            # prints the result; returns nothing, so the shell sees status 0
+        _run_distributed(o, search=True)         # prints the result; returns nothing, so the shell sees status 0
     _cli('hrmas_search', body, debug)
 
 @call_parse
@@ -202,6 +220,10 @@ def hrmas_train(genotype:str=None, # genotype JSON (from hrmas_search) to train;
                 hidden:int=64, retrain_epochs:int=15, batch_size:int=50, lr:float=5e-3, T:int=None, n_samples:int=None,
                 method:str='bptt', surrogate:str='fast_sigmoid', neuron:str='lif', tau_m:float=16., tau_s:float=8.,
                 weight_scale:float=1., desired:float=None, undesired:float=None, seed:int=0,
+                clip_grad:float=1., # global gradient-norm clip (0: off)
+                no_nan_guard:bool=False, # switch the NaN/inf guard off
+                amp:bool=False, # float16 mixed precision (CUDA only, with --method bptt)
+                device:str=None, # 'cuda', 'cpu' (default: CUDA when available)
                 resume:bool=False, # continue `out/name`
                 config:str=None, # JSON file of options
                 debug:bool=False, # show tracebacks
@@ -213,7 +235,7 @@ def hrmas_train(genotype:str=None, # genotype JSON (from hrmas_search) to train;
         o = _with_config(opts, config)
         if (o['genotype'] is None) == (o['baseline'] is None): raise ValueError("give exactly one of --genotype FILE or --baseline dense|ff")
         if o['resume'] and not o['name']: raise ValueError("--resume needs --name of the run folder to continue")
-        run_pipeline(o, search=False)
+        _run_distributed(o, search=False)
     _cli('hrmas_train', body, debug)
 
 def evaluate_run(run:str|Path, # a run folder written by hrmas_search or hrmas_train

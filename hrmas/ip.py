@@ -55,13 +55,16 @@ def spikl_ip_delta(y:torch.Tensor, # rates [B, N] (or [N])
                    R:torch.Tensor, # [N]
                    v_th:float, # threshold
                    cfg:IPConfig, # settings
+                   batch_mean=None, # [B, ...] -> mean over the batch (data-parallel: over the global batch); None: `.mean(0)`
                   ) -> tuple[torch.Tensor, torch.Tensor]:
     "Per-neuron (dR, dtau), batch mean, with the low-rate branch where y <= y_min."
     low = y <= cfg.y_min
     _, dR, dtau = spikl_ip_terms(torch.where(low, torch.full_like(y, 2 * cfg.y_min), y), tau, R, v_th, cfg.mu, cfg.z_max)
     dR = torch.where(low, torch.full_like(dR, cfg.low_rate_push), dR)
     dtau = torch.where(low, torch.full_like(dtau, -cfg.low_rate_push), dtau)
-    if y.ndim == 2: dR, dtau = dR.mean(0), dtau.mean(0)
+    if y.ndim == 2:
+        if batch_mean is None: dR, dtau = dR.mean(0), dtau.mean(0)
+        else: dR, dtau = batch_mean(torch.stack([dR, dtau], 1)).unbind(0)     # one collective for both
     return dR, dtau
 
 # %% ../nbs/05_ip.ipynb #49a3f09b
@@ -84,6 +87,7 @@ def ip_lif_sequence(i_ff:torch.Tensor, # feed-forward current [T, B, N]
                     cfg:IPConfig, # IP settings
                     r_bounds:tuple, # (lo [N], hi [N]) absolute bounds of R
                     tau_bounds:tuple, # (lo [N], hi [N]) absolute bounds of tau
+                    batch_mean=None, # see `spikl_ip_delta` (data-parallel runs: the global batch mean)
                    ) -> LIFRecord:
     "Run a (recurrent) LIF layer over a sequence while SpiKL-IP adapts R and tau at every step."
     T, B, N = i_ff.shape
@@ -99,7 +103,7 @@ def ip_lif_sequence(i_ff:torch.Tensor, # feed-forward current [T, B, N]
         v = u - u * s
         a = a * lam_s + psc_gain * s
         phi = lam_c * phi + s
-        dR, dtau = spikl_ip_delta(phi / cfg.tau_cal, tm, r, v_th, cfg)
+        dR, dtau = spikl_ip_delta(phi / cfg.tau_cal, tm, r, v_th, cfg, batch_mean)
         r = torch.minimum(torch.maximum(r + cfg.gamma * dR, r_bounds[0]), r_bounds[1])
         tm = torch.minimum(torch.maximum(tm + cfg.gamma * dtau, tau_bounds[0]), tau_bounds[1])
         psc[t], spikes[t], mem[t] = a, s, u
@@ -112,8 +116,9 @@ class SpikingIP:
     def __init__(self, model:nn.Module, # a model holding `SCML` layers (or one layer)
                  cfg:IPConfig|None=None, # settings
                  layer_types=(SCML,), # layer classes IP applies to
+                 batch_mean=None, # [B, ...] -> mean over the batch; a data-parallel run passes the global mean (`DistContext.batch_mean`)
                 ):
-        self.cfg = cfg or IPConfig()
+        self.cfg, self.batch_mean = cfg or IPConfig(), batch_mean
         self.layers = [m for m in model.modules() if isinstance(m, layer_types)]
         if not self.layers: raise ValueError(f"model has no {[t.__name__ for t in layer_types]} layer for IP to adapt")
         self.bounds = [((l.R * self.cfg.r_bounds[0], l.R * self.cfg.r_bounds[1]),
@@ -124,8 +129,8 @@ class SpikingIP:
     def _hook(self, k):
         def hook(layer, i_ff, w):
             p = layer.params()
-            rec = ip_lif_sequence(i_ff, layer.R, layer.tau_m, w, p.tau_s, p.v_th, p.psc_gain, self.cfg, *self.bounds[k])
-            self.rates.append(rec.spikes.mean().item())
+            rec = ip_lif_sequence(i_ff, layer.R, layer.tau_m, w, p.tau_s, p.v_th, p.psc_gain, self.cfg, *self.bounds[k], self.batch_mean)
+            self.rates.append((rec.spikes.mean() if self.batch_mean is None else self.batch_mean(rec.spikes.mean((0, 2)))).item())
             return rec
         return hook
 

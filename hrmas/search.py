@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, asdict
 from typing import Callable, Iterable
 import torch
 from torch import nn
-from .core import set_seed, check_tensor
+from .core import set_seed, check_tensor, get_device
 from .neurons import LIF, RecurrentLIF, psc_filter
 from .tsslbp import count_loss, count_predict
 from .scml import SCML, Genotype, MotifConnectivity, FixedConnectivity
@@ -158,7 +158,6 @@ class HRMASNet(nn.Module):
         "The argmax genotype of the SC-ML connectivity (None for a dense or feed-forward hidden layer)."
         return self.conn.discretize() if isinstance(self.conn, MotifConnectivity) else (self.conn.genotype if self.conn is not None else None)
 
-
 # %% ../nbs/06_search.ipynb #8146d31f
 def count_loss_fn(desired:float|None=None, undesired:float|None=None, # count-loss targets (None: 0.5 T, 0.1 T)
                  ) -> Callable:
@@ -167,14 +166,17 @@ def count_loss_fn(desired:float|None=None, undesired:float|None=None, # count-lo
         out, spikes = model(x, record=True)
         loss = count_loss(out, y, desired, undesired)
         return loss, dict(loss=loss.item(), correct=int((count_predict(out) == y).sum()), n=len(y), rate=spikes.mean().item())
+    loss_fn.reduction = 'sum'             # the count loss sums over the batch (data-parallel runs need to know)
     return loss_fn
 
 # %% ../nbs/06_search.ipynb #de3eedde
 def _loss(r): return r[0] if isinstance(r, tuple) else r
 
-def _grads(loss, params):
+def _grads(loss, params, reduce=None):
     g = torch.autograd.grad(loss, params, allow_unused=True)
-    return [torch.zeros_like(p) if gi is None else gi for p, gi in zip(params, g)]
+    g = [torch.zeros_like(p) if gi is None else gi for p, gi in zip(params, g)]
+    if reduce is not None: reduce(g)                         # data-parallel: sum over the ranks, in place
+    return g
 
 def _norm(ts): return math.sqrt(sum(float((t.double() ** 2).sum()) for t in ts))
 
@@ -184,18 +186,19 @@ def arch_gradient(model:nn.Module, # exposes arch_parameters() and weight_parame
                   xi:float, # virtual-step size
                   order:int=2, # 2: finite-difference second order (eq 11); 1: first order
                   r:float=0.01, # epsilon = r / ||grad_w L_valid||
+                  reduce:Callable|None=None, # in-place sum of a list of gradients over data-parallel ranks (None: one process)
                  ) -> tuple[list[torch.Tensor], dict]:
     "DARTS architecture gradient (first or second order); the weights are left exactly as they were."
     A, W = list(model.arch_parameters()), list(model.weight_parameters())
     if order == 1:
-        res = valid_loss(); h = _grads(_loss(res), A)
+        res = valid_loss(); h = _grads(_loss(res), A, reduce)
         return h, dict(valid=res, h_norm=_norm(h), corr_norm=0.)
-    g_w = _grads(_loss(train_loss()), W)
+    g_w = _grads(_loss(train_loss()), W, reduce)
     backup = [w.detach().clone() for w in W]
     try:
         with torch.no_grad():
             for w, g in zip(W, g_w): w.sub_(xi * g)                  # virtual step w' = w - xi g
-        res = valid_loss(); hq = _grads(_loss(res), A + W)
+        res = valid_loss(); hq = _grads(_loss(res), A + W, reduce)
         h, q = hq[:len(A)], hq[len(A):]
         qn = _norm(q)
         if qn == 0: return h, dict(valid=res, h_norm=_norm(h), corr_norm=0.)
@@ -204,7 +207,7 @@ def arch_gradient(model:nn.Module, # exposes arch_parameters() and weight_parame
         for sign in (1., -1.):
             with torch.no_grad():
                 for w, b, qi in zip(W, backup, q): w.copy_(b + sign * eps * qi)   # perturb the original w
-            gpm.append(_grads(_loss(train_loss()), A))
+            gpm.append(_grads(_loss(train_loss()), A, reduce))
     finally:
         with torch.no_grad():
             for w, b in zip(W, backup): w.copy_(b)
@@ -248,8 +251,9 @@ def evaluate(model:nn.Module, # the network
              batches:Iterable, # (x, y) batches
              loss_fn:Callable, # loss_fn(model, x, y) -> (loss, stats)
             ) -> dict:
-    "Mean loss per batch, accuracy and mean firing rate over `batches`."
-    stats = [loss_fn(model, x, y)[1] for x, y in batches]
+    "Mean loss per batch, accuracy and mean firing rate over `batches` (moved to the model's device)."
+    dev = next(model.parameters()).device
+    stats = [loss_fn(model, x.to(dev), y.to(dev))[1] for x, y in batches]
     return dict(loss=_mean(stats, 'loss'), acc=_acc(stats), rate=_mean(stats, 'rate'))
 
 def _search_batches(train, valid, epoch):
@@ -265,119 +269,163 @@ def _search_batches(train, valid, epoch):
         yield cur[0], cur[1], x_va, y_va, (nxt if nxt is not None else first)[0]
         cur = nxt
 
+def _loop_setup(model, loss_fn, device, dist, data):
+    "Shared by the loops: model to `device`, data-parallel batches and loss, rank 0's log and metrics."
+    if device is not None: model.to(get_device(device))
+    par = dist is not None and dist.parallel
+    if par: loss_fn, data = dist.wrap_loss(loss_fn), [dist.shard_batches(d) for d in data]
+    return loss_fn, data, (dist if par else None), dist is None or dist.is_main
+
+def _search_row(h):
+    return dict(epoch=h['epoch'], train_loss=h['train_loss'], train_acc=h['train_acc'], valid_loss=h['valid_loss'],
+                valid_acc=h['valid_acc'], rate=h['rate'], ip_rate=h['ip_rate'], time=h['time'])
+
 def hrmas_search(model:nn.Module, # exposes arch_parameters(), weight_parameters(), clamp_()
                  train, # search-train batches: iterable of (x, y) or callable epoch -> iterable
                  valid, # search-valid batches, likewise
                  cfg:SearchConfig|None=None, # settings
                  loss_fn:Callable|None=None, # loss_fn(model, x, y) -> (loss, stats); default: count loss
-                 log:Callable|None=print, # progress line per epoch (None: silent)
+                 log:Callable|None=print, # progress: `print` (a bar on a terminal, else a line per epoch), any callable (a line per epoch), None
                  checkpoint:str|Path|None=None, # checkpoint file, written atomically (None: no checkpoints)
                  checkpoint_every:int=0, # also checkpoint every this many iterations within an epoch (0: at epoch ends only)
                  resume:bool=False, # continue from `checkpoint` if it exists
+                 metrics=None, # a `RunDir` or a CSV path: one row per epoch (phase 'search')
+                 nan_guard:bool=False, # raise on the first NaN/inf, naming the layer and time step (or the parameter)
+                 amp:bool|str=False, # mixed precision of the weight step (see `hrmas.train.TrainStep`); the DARTS step stays float32
+                 device=None, # move the model here first ('cuda', 'cpu', ...; None: leave it where it is)
+                 dist=None, # `hrmas.distributed.DistContext` of a data-parallel run (None: one process)
                 ) -> dict:
     "Phase 1 of HRMAS: alternate architecture, weight and IP steps; return genotype, history and state."
-    from hrmas.train import save_checkpoint, load_checkpoint
+    from hrmas.train import save_checkpoint, load_checkpoint, Progress, TrainStep, metrics_file, check_gradients
     cfg = cfg or SearchConfig()
-    loss_fn = loss_fn or count_loss_fn(cfg.desired, cfg.undesired)
+    loss_fn, (train, valid), par, main = _loop_setup(model, loss_fn or count_loss_fn(cfg.desired, cfg.undesired), device, dist, (train, valid))
+    dev = next(model.parameters()).device
     w_opt = torch.optim.Adam(model.weight_parameters(), lr=cfg.lr)
     arch_all = list(model.arch_parameters())
     if not arch_all: raise ValueError("model has no architecture parameters to search (dense or feed-forward hidden layer?)")
     a_opt = torch.optim.Adam(arch_all, lr=cfg.arch_lr, betas=cfg.arch_betas, weight_decay=cfg.arch_weight_decay)
     # IP adapts R and tau of LIF SC-ML layers; ALIF layers co-train their time constants instead
-    ip = SpikingIP(model, cfg.ip_cfg) if cfg.ip and any(isinstance(m, SCML) for m in model.modules()) else None
+    ip = (SpikingIP(model, cfg.ip_cfg, batch_mean=par.batch_mean if par else None)
+          if cfg.ip and any(isinstance(m, SCML) for m in model.modules()) else None)
     xi = cfg.lr if cfg.xi is None else cfg.xi
     fix_epoch, layers, history = round(cfg.fix_size_frac * cfg.epochs), _scml_layers(model), []
-    start_epoch, start_it, partial = 0, 0, None
+    start_epoch, start_it, partial, msgs = 0, 0, None, []
     if resume and checkpoint is not None and Path(checkpoint).exists():
         phase = load_checkpoint(checkpoint, restore_rng=False)['extra'].get('phase')      # check the kind before loading
         if phase != 'search': raise ValueError(f"{checkpoint} is not a search checkpoint (phase {phase!r})")
-        ck = load_checkpoint(checkpoint, model, {'weights': w_opt, 'arch': a_opt})
+        ck = load_checkpoint(checkpoint, model, {'weights': w_opt, 'arch': a_opt}, map_location=dev)
         start_epoch, start_it, history, partial = ck['epoch'], ck['step'], ck['extra']['history'], ck['extra']['partial']
         if ip is not None: ip.bounds = ck['extra']['ip_bounds']           # bounds from the initial R, tau, not the adapted ones
-        if log: log(f"resumed search at epoch {start_epoch + 1}, iteration {start_it} from {checkpoint}")
+        msgs.append(f"resumed search at epoch {start_epoch + 1}, iteration {start_it} from {checkpoint}")
+    pr = Progress(cfg.epochs, 'search', log=log if main else None, start=start_epoch)
+    for m in msgs: pr.write(m)
+    mf = metrics_file(metrics) if main else None
+    if mf is not None: mf.replace_phase('search', [_search_row(h) for h in history])
     def save(epoch, it, part):
-        if checkpoint is None: return
+        if checkpoint is None or not main: return
         save_checkpoint(checkpoint, model, {'weights': w_opt, 'arch': a_opt}, epoch, it, config=asdict(cfg) | {'ip_cfg': asdict(cfg.ip_cfg)},
                         phase='search', history=history, partial=part, ip_bounds=ip.bounds if ip is not None else None)
-    for epoch in range(start_epoch, cfg.epochs):
-        t0 = time.time()
-        if epoch == fix_epoch:
-            for l in layers:
-                if l.conn.__class__.__name__ == 'MotifConnectivity' and l.conn.fixed_index < 0: l.conn.fix_motif_size()
-        part = partial if (partial is not None and epoch == start_epoch) else dict(tr=[], va=[], ip=[], h=[], c=[], time=0.)
-        for k, (x_tr, y_tr, x_va, y_va, x_ip) in enumerate(_search_batches(train, valid, epoch)):
-            if epoch == start_epoch and k < start_it: continue            # done before the interruption
-            # 1a. architecture step (weights restored inside arch_gradient)
-            A = list(model.arch_parameters())
-            grads, info = arch_gradient(model, lambda: loss_fn(model, x_tr, y_tr), lambda: loss_fn(model, x_va, y_va), xi, cfg.order)
-            a_opt.zero_grad(set_to_none=True)
-            for p, g in zip(A, grads): p.grad = g
-            a_opt.step()
-            part['va'].append(info['valid'][1]); part['h'].append(info['h_norm']); part['c'].append(info['corr_norm'])
-            # 1b. weight step with the new alpha
-            w_opt.zero_grad(set_to_none=True)
-            loss, st = loss_fn(model, x_tr, y_tr)
-            loss.backward()
-            if cfg.grad_clip: torch.nn.utils.clip_grad_norm_(model.weight_parameters(), cfg.grad_clip)
-            w_opt.step(); model.clamp_()
-            part['tr'].append(st)
-            # 2. IP window: the next search-train batch
-            if ip is not None: part['ip'].append(ip.run(model, x_ip))
-            if checkpoint_every and (k + 1) % checkpoint_every == 0: save(epoch, k + 1, part | {'time': part['time'] + time.time() - t0})
-        tr_stats, va_stats, ip_rates, h_norms, c_norms = part['tr'], part['va'], part['ip'], part['h'], part['c']
-        rec = dict(epoch=epoch, train_loss=_mean(tr_stats, 'loss'), train_acc=_acc(tr_stats), valid_loss=_mean(va_stats, 'loss'),
-                   valid_acc=_acc(va_stats), rate=_mean(tr_stats, 'rate'), ip_rate=sum(ip_rates) / len(ip_rates) if ip_rates else None,
-                   h_norm=sum(h_norms) / len(h_norms), corr_norm=sum(c_norms) / len(c_norms),
-                   size_probs=[l.conn.size_probs().tolist() for l in layers if hasattr(l.conn, 'size_probs')],
-                   type_dist=[l.conn.type_distribution().tolist() for l in layers if hasattr(l.conn, 'type_distribution')],
-                   time=part['time'] + time.time() - t0)
-        history.append(rec)
-        save(epoch + 1, 0, None)
-        if log:
+    step = TrainStep(model, amp=amp, nan_guard=nan_guard, clip=cfg.grad_clip, dist=par)
+    try:
+        for epoch in range(start_epoch, cfg.epochs):
+            t0 = time.time()
+            if epoch == fix_epoch:
+                for l in layers:
+                    if l.conn.__class__.__name__ == 'MotifConnectivity' and l.conn.fixed_index < 0: l.conn.fix_motif_size()
+            part = partial if (partial is not None and epoch == start_epoch) else dict(tr=[], va=[], ip=[], h=[], c=[], time=0.)
+            for k, batch in enumerate(_search_batches(train, valid, epoch)):
+                if epoch == start_epoch and k < start_it: continue            # done before the interruption
+                x_tr, y_tr, x_va, y_va, x_ip = (b.to(dev) for b in batch)
+                # 1a. architecture step (weights restored inside arch_gradient), in float32
+                A = list(model.arch_parameters())
+                grads, info = arch_gradient(model, lambda: loss_fn(model, x_tr, y_tr), lambda: loss_fn(model, x_va, y_va), xi, cfg.order,
+                                            reduce=par.all_reduce_ if par else None)
+                a_opt.zero_grad(set_to_none=True)
+                for p, g in zip(A, grads): p.grad = g
+                if nan_guard: check_gradients(model)
+                a_opt.step()
+                part['va'].append(info['valid'][1]); part['h'].append(info['h_norm']); part['c'].append(info['corr_norm'])
+                # 1b. weight step with the new alpha
+                w_opt.zero_grad(set_to_none=True)
+                with step.autocast(): loss, st = loss_fn(model, x_tr, y_tr)
+                step.backward(loss); step.step(w_opt, model.weight_parameters()); model.clamp_()
+                part['tr'].append(st)
+                # 2. IP window: the next search-train batch
+                if ip is not None: part['ip'].append(ip.run(model, x_ip))
+                if checkpoint_every and (k + 1) % checkpoint_every == 0: save(epoch, k + 1, part | {'time': part['time'] + time.time() - t0})
+            tr_stats, va_stats, ip_rates, h_norms, c_norms = part['tr'], part['va'], part['ip'], part['h'], part['c']
+            rec = dict(epoch=epoch, train_loss=_mean(tr_stats, 'loss'), train_acc=_acc(tr_stats), valid_loss=_mean(va_stats, 'loss'),
+                       valid_acc=_acc(va_stats), rate=_mean(tr_stats, 'rate'), ip_rate=sum(ip_rates) / len(ip_rates) if ip_rates else None,
+                       h_norm=sum(h_norms) / len(h_norms), corr_norm=sum(c_norms) / len(c_norms),
+                       size_probs=[l.conn.size_probs().tolist() for l in layers if hasattr(l.conn, 'size_probs')],
+                       type_dist=[l.conn.type_distribution().tolist() for l in layers if hasattr(l.conn, 'type_distribution')],
+                       time=part['time'] + time.time() - t0)
+            history.append(rec)
+            save(epoch + 1, 0, None)
+            if mf is not None: mf.append(dict(phase='search', **_search_row(rec)))
             sp = ' '.join(f"{v}:{p:.3f}" for v, p in zip(layers[0].conn.motif_sizes, rec['size_probs'][0])) if layers and rec['size_probs'] else ''
-            log(f"search {epoch + 1}/{cfg.epochs} loss {rec['train_loss']:.3f}/{rec['valid_loss']:.3f} acc {rec['train_acc']:.3f}/{rec['valid_acc']:.3f} "
-                f"rate {rec['rate']:.3f} alpha_v [{sp}] {rec['time']:.1f}s")
+            pr.update(epoch + 1, loss=f"{rec['train_loss']:.3f}/{rec['valid_loss']:.3f}", acc=f"{rec['train_acc']:.3f}/{rec['valid_acc']:.3f}",
+                      rate=f"{rec['rate']:.3f}", alpha_v=f"[{sp}]")
+    finally: step.close(); pr.close()
     genotype = model.genotype() if hasattr(model, 'genotype') else (layers[0].conn.discretize() if layers else None)
     return dict(genotype=genotype, history=history, model=model, w_opt=w_opt, a_opt=a_opt, ip=ip, config=cfg)
 
 # %% ../nbs/06_search.ipynb #d9893352
+def _train_row(h):
+    return dict(epoch=h['epoch'], train_loss=h['train_loss'], train_acc=h['train_acc'], rate=h['rate'],
+                test_loss=h['test_loss'], test_acc=h['test_acc'], test_rate=h['test_rate'], time=h['time'])
+
 def train_fixed(model:nn.Module, # network with weight_parameters() and clamp_()
                 train, # batches: iterable or callable epoch -> iterable
                 test:Iterable|None, # test batches (used for evaluation only)
                 cfg:SearchConfig|None=None, # lr, retrain_epochs, grad_clip, desired/undesired
                 loss_fn:Callable|None=None, # default: count loss
-                log:Callable|None=print, # progress line per epoch
+                log:Callable|None=print, # progress: `print` (a bar on a terminal, else a line per epoch), any callable (a line per epoch), None
                 checkpoint:str|Path|None=None, # checkpoint file, written atomically after every epoch
                 resume:bool=False, # continue from `checkpoint` if it exists (an interrupted epoch is redone)
+                metrics=None, # a `RunDir` or a CSV path: one row per epoch (phase 'train')
+                nan_guard:bool=False, # raise on the first NaN/inf, naming the layer and time step (or the parameter)
+                amp:bool|str=False, # mixed precision (see `hrmas.train.TrainStep`)
+                device=None, # move the model here first (None: leave it where it is)
+                dist=None, # `hrmas.distributed.DistContext` of a data-parallel run (None: one process)
                ) -> dict:
     "Phase 2: train a fixed architecture, evaluate on the test set each epoch; return history and metrics."
-    from hrmas.train import save_checkpoint, load_checkpoint
+    from hrmas.train import save_checkpoint, load_checkpoint, Progress, TrainStep, metrics_file
     cfg = cfg or SearchConfig()
-    loss_fn = loss_fn or count_loss_fn(cfg.desired, cfg.undesired)
+    loss_fn, (train, test), par, main = _loop_setup(model, loss_fn or count_loss_fn(cfg.desired, cfg.undesired), device, dist, (train, test))
+    dev = next(model.parameters()).device
     opt = torch.optim.Adam(model.weight_parameters(), lr=cfg.lr)
-    history, start = [], 0
+    history, start, msgs = [], 0, []
     if resume and checkpoint is not None and Path(checkpoint).exists():
         phase = load_checkpoint(checkpoint, restore_rng=False)['extra'].get('phase')      # check the kind before loading
         if phase != 'train': raise ValueError(f"{checkpoint} is not a phase-2 checkpoint (phase {phase!r})")
-        ck = load_checkpoint(checkpoint, model, {'weights': opt})
+        ck = load_checkpoint(checkpoint, model, {'weights': opt}, map_location=dev)
         start, history = ck['epoch'], ck['extra']['history']
-        if log: log(f"resumed training at epoch {start + 1} from {checkpoint}")
-    for epoch in range(start, cfg.retrain_epochs):
-        t0, stats = time.time(), []
-        for x, y in _epoch_iter(train, epoch):
-            opt.zero_grad(set_to_none=True)
-            loss, st = loss_fn(model, x, y); loss.backward()
-            if cfg.grad_clip: torch.nn.utils.clip_grad_norm_(model.weight_parameters(), cfg.grad_clip)
-            opt.step(); model.clamp_(); stats.append(st)
-        ev = evaluate(model, test, loss_fn) if test is not None else dict(loss=float('nan'), acc=float('nan'), rate=float('nan'))
-        rec = dict(epoch=epoch, train_loss=_mean(stats, 'loss'), train_acc=_acc(stats), rate=_mean(stats, 'rate'),
-                   test_loss=ev['loss'], test_acc=ev['acc'], test_rate=ev['rate'], time=time.time() - t0)
-        history.append(rec)
-        if checkpoint is not None:
-            save_checkpoint(checkpoint, model, {'weights': opt}, epoch + 1, 0, config=asdict(cfg) | {'ip_cfg': asdict(cfg.ip_cfg)},
-                            phase='train', history=history)
-        if log: log(f"train {epoch + 1}/{cfg.retrain_epochs} loss {rec['train_loss']:.3f} acc {rec['train_acc']:.3f} "
-                    f"test {rec['test_acc']:.3f} rate {rec['rate']:.3f} {rec['time']:.1f}s")
+        msgs.append(f"resumed training at epoch {start + 1} from {checkpoint}")
+    pr = Progress(cfg.retrain_epochs, 'train', log=log if main else None, start=start)
+    for m in msgs: pr.write(m)
+    mf = metrics_file(metrics) if main else None
+    if mf is not None: mf.replace_phase('train', [_train_row(h) for h in history])
+    step = TrainStep(model, amp=amp, nan_guard=nan_guard, clip=cfg.grad_clip, dist=par)
+    try:
+        for epoch in range(start, cfg.retrain_epochs):
+            t0, stats = time.time(), []
+            for x, y in _epoch_iter(train, epoch):
+                x, y = x.to(dev), y.to(dev)
+                opt.zero_grad(set_to_none=True)
+                with step.autocast(): loss, st = loss_fn(model, x, y)
+                step.backward(loss); step.step(opt, model.weight_parameters())
+                model.clamp_(); stats.append(st)
+            ev = evaluate(model, test, loss_fn) if test is not None else dict(loss=float('nan'), acc=float('nan'), rate=float('nan'))
+            rec = dict(epoch=epoch, train_loss=_mean(stats, 'loss'), train_acc=_acc(stats), rate=_mean(stats, 'rate'),
+                       test_loss=ev['loss'], test_acc=ev['acc'], test_rate=ev['rate'], time=time.time() - t0)
+            history.append(rec)
+            if checkpoint is not None and main:
+                save_checkpoint(checkpoint, model, {'weights': opt}, epoch + 1, 0, config=asdict(cfg) | {'ip_cfg': asdict(cfg.ip_cfg)},
+                                phase='train', history=history)
+            if mf is not None: mf.append(dict(phase='train', **_train_row(rec)))
+            pr.update(epoch + 1, loss=f"{rec['train_loss']:.3f}", acc=f"{rec['train_acc']:.3f}", test=f"{rec['test_acc']:.3f}", rate=f"{rec['rate']:.3f}")
+    finally: step.close(); pr.close()
     accs = [h['test_acc'] for h in history]
     return dict(history=history, best_acc=max(accs) if accs else float('nan'), final_acc=accs[-1] if accs else float('nan'),
                 rate=history[-1]['test_rate'] if history else float('nan'), model=model, opt=opt)

@@ -482,39 +482,68 @@ def evaluate_srnn(model:SRNN, # the model
     if macc: res['masked_acc'] = torch.cat(macc).mean().item()
     return res
 
+def _srnn_row(h):
+    return {k: v for k, v in h.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
 def train_srnn(setup:SRNNSetup, # from `srnn_for_task`
                train_loader, # iterable of time-major (x, y[, mask]) batches
                epochs:int|None=None, # epochs (default: the task's)
                test_loader=None, # evaluated after every `eval_every` epochs
                eval_every:int=1, # evaluation period in epochs
                clip:float|None=None, # gradient-norm clip (None: off, as the reference)
-               log:Callable|None=print, # called with one dict per epoch
-               device=None, # device (default: the model's)
+               log:Callable|None=print, # progress: `print` (a bar on a terminal, else a line per epoch), any callable (a line per epoch), None
+               device=None, # device (default: the model's; the model is moved there)
+               metrics=None, # a `RunDir` or a CSV path: one row per epoch (phase 'train')
+               nan_guard:bool=False, # raise on the first NaN/inf, naming the layer and time step (or the parameter)
+               amp:bool|str=False, # mixed precision (see `hrmas.train.TrainStep`)
+               dist=None, # `hrmas.distributed.DistContext` of a data-parallel run (None: one process)
               ) -> list[dict]:
     "Train an SRNN with its recipe (per-batch optimiser steps, per-epoch StepLR or per-step linear decay); return the history."
+    from hrmas.train import Progress, TrainStep, metrics_file
+    from hrmas.core import get_device
     model, opt, sched, loss_fn, task = setup
-    device = device or next(model.parameters()).device
+    if device is not None: model.to(get_device(device))
+    device = next(model.parameters()).device
     epochs = task.epochs if epochs is None else epochs
+    par = dist if dist is not None and dist.parallel else None
+    if par is not None: train_loader = par.shard_batches(train_loader)       # the test set is evaluated whole on every rank
+    main = dist is None or dist.is_main
+    pr = Progress(epochs, 'train', log=log if main else None)
+    mf = metrics_file(metrics) if main else None
+    if mf is not None: mf.replace_phase('train', [])
+    step = TrainStep(model, amp=amp, nan_guard=nan_guard, clip=clip, dist=par)
+    hs = []
+    hooks = [l.register_forward_hook(lambda mod, i, o: hs.append(o.detach().float().mean())) for l in model.layers]
     hist = []
-    for ep in range(epochs):
-        model.train(); t0 = time.time(); tl = 0.; nb = 0; accs = []
-        for b in train_loader:
-            x, y, m = _batch(b, device)
-            opt.zero_grad(set_to_none=True)
-            out = model(x)
-            loss = loss_fn(out, y)
-            loss.backward()
-            if clip is not None: nn.utils.clip_grad_norm_(model.parameters(), clip)
-            opt.step()
-            if task.schedule == 'linear': sched.step()
-            tl += loss.item(); nb += 1
-            accs.append(srnn_accuracy(model, out.detach(), y))
-        if task.schedule != 'linear': sched.step()
-        rec = dict(epoch=ep + 1, train_loss=tl / max(nb, 1), train_acc=torch.cat(accs).mean().item(), epoch_s=time.time() - t0)
-        if test_loader is not None and ((ep + 1) % eval_every == 0 or ep + 1 == epochs):
-            rec.update({f'test_{k}': v for k, v in evaluate_srnn(model, test_loader, device).items()})
-        hist.append(rec)
-        if log is not None: log(rec)
+    try:
+        for ep in range(epochs):
+            model.train(); t0 = time.time(); tl = 0.; nb = 0; acc_sum = 0.; n_seq = 0; rate = 0.
+            for b in train_loader:
+                x, y, m = _batch(b, device)
+                opt.zero_grad(set_to_none=True); hs.clear()
+                with step.autocast(): out = model(x)
+                loss = loss_fn(out.float(), y)
+                n = x.shape[1]
+                # data-parallel: this rank's share of the batch-mean loss; the gradients are summed over the ranks
+                N = par.reduce_sum(float(n)) if par is not None else n
+                step.backward(loss * (n / N) if par is not None else loss)
+                step.step(opt, model.parameters())
+                if task.schedule == 'linear': sched.step()
+                a = srnn_accuracy(model, out.detach().float(), y)
+                r = float(sum(hs) / len(hs)) if hs else float('nan')
+                vals = [loss.item() * n / N, a.sum().item(), float(n), r * n / N]
+                if par is not None: vals = par.reduce_sum(vals)
+                tl += vals[0]; acc_sum += vals[1]; n_seq += vals[2]; rate += vals[3]; nb += 1
+            if task.schedule != 'linear': sched.step()
+            rec = dict(epoch=ep + 1, train_loss=tl / max(nb, 1), train_acc=acc_sum / max(n_seq, 1), rate=rate / max(nb, 1), epoch_s=time.time() - t0)
+            if test_loader is not None and ((ep + 1) % eval_every == 0 or ep + 1 == epochs):
+                rec.update({f'test_{k}': v for k, v in evaluate_srnn(model, test_loader, device).items()})
+            hist.append(rec)
+            if mf is not None: mf.append(dict(phase='train', **_srnn_row(rec)))
+            pr.update(ep + 1, **{k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in rec.items() if k in ('train_loss', 'train_acc', 'rate', 'test_acc')})
+    finally:
+        for h in hooks: h.remove()
+        step.close(); pr.close()
     return hist
 
 # %% ../nbs/07_srnn.ipynb #0e2705bd

@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_train.ipynb #ab98223a
 from __future__ import annotations
-import os, sys, io, csv, json, time, random, tempfile, warnings
+import os, sys, io, csv, json, time, random, tempfile, warnings, contextlib
 from pathlib import Path
 import numpy as np
 import torch
@@ -12,7 +12,8 @@ from torch import nn
 
 # %% auto #0
 __all__ = ['CHECKPOINT_FORMAT', 'atomic_write_bytes', 'atomic_torch_save', 'rng_state', 'set_rng_state', 'save_checkpoint',
-           'CheckpointError', 'load_checkpoint', 'RunDir', 'NonFiniteError', 'NanGuard', 'check_gradients', 'Progress']
+           'CheckpointError', 'load_checkpoint', 'MetricsCSV', 'RunDir', 'metrics_file', 'NonFiniteError', 'NanGuard',
+           'check_gradients', 'Progress', 'TrainStep']
 
 # %% ../nbs/10_train.ipynb #db3fecc6
 def atomic_write_bytes(path:str|Path, # destination
@@ -105,6 +106,47 @@ def load_checkpoint(path:str|Path, # file written by `save_checkpoint`
     if v.get('torch') != torch.__version__: warnings.warn(f"checkpoint written with torch {v.get('torch')}, running {torch.__version__}")
     return ck
 
+# %% ../nbs/10_train.ipynb #7c3e90a1
+class MetricsCSV:
+    "metrics.csv: one row per epoch, appended and flushed at once; new columns rewrite the file atomically."
+    def __init__(self, path:str|Path # the CSV file (created on the first row)
+                ): self.path = Path(path)
+
+    def _write(self, rows:list[dict]):
+        cols = []
+        for r in rows: cols += [k for k in r if k not in cols]
+        if not rows:
+            if self.path.exists(): self.path.unlink()
+            return
+        buf = io.StringIO(); w = csv.DictWriter(buf, fieldnames=cols); w.writeheader(); w.writerows({k: r.get(k, '') for k in cols} for r in rows)
+        atomic_write_bytes(self.path, buf.getvalue().encode())
+
+    def append(self, row:dict # one epoch's metrics
+              ):
+        "Append a row (a header first; a new column rewrites the file with the wider header)."
+        rows = self.rows(); cols = list(rows[0].keys()) if rows else []
+        if not rows or any(k not in cols for k in row): return self._write(rows + [row])
+        with open(self.path, 'a', newline='') as f:
+            csv.DictWriter(f, fieldnames=cols).writerow({k: row.get(k, '') for k in cols}); f.flush(); os.fsync(f.fileno())
+
+    def rows(self) -> list[dict]:
+        "The rows (strings as written)."
+        if not self.path.exists(): return []
+        with open(self.path, newline='') as f: return list(csv.DictReader(f))
+
+    def truncate(self, n:int # keep the first `n` rows
+                ): self._write(self.rows()[:n])
+
+    def replace_phase(self, phase:str, # value of the `phase` column
+                      rows:list[dict], # the rows this phase should have (each gets phase=phase)
+                     ):
+        "Replace the rows of one phase, where they were (at the end if there were none); other phases are kept."
+        old = self.rows(); new = [{'phase': phase, **r} for r in rows]
+        at = next((i for i, r in enumerate(old) if r.get('phase') == phase), len(old))
+        keep = [r for r in old if r.get('phase') != phase]
+        before = sum(1 for r in old[:at] if r.get('phase') != phase)
+        self._write(keep[:before] + new + keep[before:])
+
 # %% ../nbs/10_train.ipynb #1d9fe484
 class RunDir:
     "One folder per run: config.json, metrics.csv (appended per epoch), checkpoints/, plots/."
@@ -112,8 +154,11 @@ class RunDir:
                  name:str|None=None, # run name (default: a timestamp)
                  config:dict|None=None, # settings to write to config.json (if given)
                  resume:bool=False, # reuse an existing folder (else an existing name is an error)
+                 write:bool=True, # False: never touch the disk (the non-zero ranks of a data-parallel run)
                 ):
-        self.path = Path(root) / (name or time.strftime('%Y%m%d-%H%M%S'))
+        self.path, self.write = Path(root) / (name or time.strftime('%Y%m%d-%H%M%S')), write
+        self.metrics_file = MetricsCSV(self.path / 'metrics.csv')
+        if not write: return
         if self.path.exists() and not resume and any(self.path.iterdir()):
             raise FileExistsError(f"run folder {self.path} already exists; pass resume=True (--resume) to continue it, or choose another name")
         for sub in ('checkpoints', 'plots'): (self.path / sub).mkdir(parents=True, exist_ok=True)
@@ -121,7 +166,8 @@ class RunDir:
 
     def write_json(self, name:str, obj) -> Path:
         "Write a JSON file in the run folder atomically."
-        return atomic_write_bytes(self.path / name, json.dumps(obj, indent=2, default=str).encode())
+        p = self.path / name
+        return atomic_write_bytes(p, json.dumps(obj, indent=2, default=str).encode()) if self.write else p
 
     def read_json(self, name:str):
         p = self.path / name
@@ -129,38 +175,35 @@ class RunDir:
         return json.loads(p.read_text())
 
     @property
-    def metrics_path(self) -> Path: return self.path / 'metrics.csv'
+    def metrics_path(self) -> Path: return self.metrics_file.path
     @property
     def checkpoint_path(self) -> Path: return self.path / 'checkpoints' / 'last.pt'
 
     def log_metrics(self, row:dict # one epoch's metrics
                    ):
         "Append a row to metrics.csv (a header first; new columns rewrite the file atomically), flushed at once."
-        p = self.metrics_path
-        rows = list(csv.DictReader(open(p, newline=''))) if p.exists() else []
-        cols = list(rows[0].keys()) if rows else []
-        new = [k for k in row if k not in cols]
-        if new or not rows:
-            cols += new; rows.append({k: row.get(k, '') for k in cols})
-            buf = io.StringIO(); w = csv.DictWriter(buf, fieldnames=cols); w.writeheader(); w.writerows(rows)
-            atomic_write_bytes(p, buf.getvalue().encode())
-        else:
-            with open(p, 'a', newline='') as f:
-                csv.DictWriter(f, fieldnames=cols).writerow({k: row.get(k, '') for k in cols}); f.flush(); os.fsync(f.fileno())
+        if self.write: self.metrics_file.append(row)
+    append = log_metrics
 
     def metrics(self) -> list[dict]:
         "The rows of metrics.csv (strings as written)."
-        return list(csv.DictReader(open(self.metrics_path, newline=''))) if self.metrics_path.exists() else []
+        return self.metrics_file.rows()
 
     def truncate_metrics(self, epochs:int # keep the rows of the first `epochs` epochs
                         ):
         "Drop metric rows after `epochs` (resuming from a checkpoint older than the last logged epoch)."
-        rows = self.metrics()[:epochs]
-        if not rows: 
-            if self.metrics_path.exists(): self.metrics_path.unlink()
-            return
-        buf = io.StringIO(); w = csv.DictWriter(buf, fieldnames=list(rows[0])); w.writeheader(); w.writerows(rows)
-        atomic_write_bytes(self.metrics_path, buf.getvalue().encode())
+        if self.write: self.metrics_file.truncate(epochs)
+
+    def replace_phase(self, phase:str, rows:list[dict]):
+        "See `MetricsCSV.replace_phase`."
+        if self.write: self.metrics_file.replace_phase(phase, rows)
+
+def metrics_file(target # a `RunDir`, a `MetricsCSV`, a path to a CSV file, or None
+                ) -> MetricsCSV|RunDir|None:
+    "What a training loop writes its per-epoch rows to (`append`/`replace_phase`), or None."
+    if target is None or isinstance(target, (MetricsCSV, RunDir)): return target
+    if isinstance(target, (str, Path)): return MetricsCSV(target)
+    raise TypeError(f"metrics must be a RunDir, a MetricsCSV or a path to a CSV file, got {type(target).__name__}")
 
 # %% ../nbs/10_train.ipynb #696c049c
 class NonFiniteError(FloatingPointError): "A NaN or inf found in a module output or a gradient."
@@ -211,22 +254,108 @@ def check_gradients(model:nn.Module # after loss.backward()
             raise NonFiniteError(f"gradient of {name} (shape {tuple(p.shape)}) holds NaN or inf; lower the learning rate or clip gradients")
 
 # %% ../nbs/10_train.ipynb #0d73b3f3
+def _fmt(v): return f"{v:.4g}" if isinstance(v, float) else str(v)
+
 class Progress:
-    "Epoch progress: a self-updating line on a terminal, one plain line per epoch otherwise."
+    "Epoch progress: a live bar on a terminal (tqdm, else a text bar), one plain line per epoch otherwise."
     def __init__(self, total:int, # number of epochs
                  desc:str='epoch', # label
-                 stream=None, # where to write (default sys.stdout)
+                 log=print, # `print`: stdout (a bar if it is a TTY); another callable: gets one line per epoch; None: silent
+                 start:int=0, # epochs already done (a resumed run)
+                 stream=None, # for `log=print`: where to write (default sys.stdout)
                  tty:bool|None=None, # force terminal mode on/off (default: stream.isatty())
+                 bar:str='auto', # terminal bar: 'auto' (tqdm if installed), 'tqdm' or 'text'
                 ):
-        self.total, self.desc, self.stream = total, desc, stream or sys.stdout
-        self.tty = self.stream.isatty() if tty is None and hasattr(self.stream, 'isatty') else bool(tty)
-        self.t0 = time.time()
-    def _fmt(self, v): return f"{v:.4g}" if isinstance(v, float) else str(v)
+        self.total, self.desc, self.log, self.start, self.epoch = total, desc, log, start, start
+        self.stream = stream or sys.stdout
+        isatty = getattr(self.stream, 'isatty', lambda: False)
+        self.tty = log is print and (isatty() if tty is None else bool(tty))
+        self.t0, self._bar = time.time(), None
+        if self.tty and bar in ('auto', 'tqdm'):
+            try:
+                from tqdm.auto import tqdm
+                self._bar = tqdm(total=total, initial=start, desc=desc, file=self.stream, dynamic_ncols=True, leave=True)
+            except ImportError:
+                if bar == 'tqdm': raise
+        elif bar not in ('auto', 'tqdm', 'text'): raise ValueError(f"bar must be 'auto', 'tqdm' or 'text', got {bar!r}")
+
+    def _text_bar(self, epoch, info, width=20):
+        k = round(width * epoch / max(self.total, 1))
+        return f"\r{self.desc} [{'#' * k}{'.' * (width - k)}] {epoch}/{self.total} {info}"
+
     def update(self, epoch:int, # epochs completed (1-based)
                **metrics):
         "Report the end of an epoch with its metrics."
-        el = time.time() - self.t0; eta = el / max(epoch, 1) * (self.total - epoch)
-        line = f"{self.desc} {epoch}/{self.total} " + ' '.join(f"{k}={self._fmt(v)}" for k, v in metrics.items()) + f" [{el:.0f}s, eta {eta:.0f}s]"
-        if self.tty: self.stream.write('\r' + line + ('\n' if epoch == self.total else '')); 
-        else: self.stream.write(line + '\n')
-        self.stream.flush()
+        self.epoch = epoch
+        el = time.time() - self.t0; done = max(epoch - self.start, 1); eta = el / done * (self.total - epoch)
+        info = ' '.join(f"{k}={_fmt(v)}" for k, v in metrics.items())
+        if self.log is None: return
+        if self._bar is not None:
+            self._bar.set_postfix_str(info, refresh=False); self._bar.update(epoch - self._bar.n)
+            if epoch >= self.total: self.close()
+        elif self.tty:
+            self.stream.write(self._text_bar(epoch, info + f" [{el:.0f}s, eta {eta:.0f}s]") + ('\n' if epoch >= self.total else '')); self.stream.flush()
+        else:
+            line = f"{self.desc} {epoch}/{self.total} {info} [{el:.0f}s, eta {eta:.0f}s]"
+            if self.log is print: self.stream.write(line + '\n'); self.stream.flush()
+            else: self.log(line)
+
+    def write(self, msg:str # a message line
+             ):
+        "Print a message through the same channel (above the bar on a terminal)."
+        if self.log is None: return
+        if self._bar is not None: self._bar.write(msg, file=self.stream)
+        elif self.tty: self.stream.write(('\n' if self.epoch > self.start else '') + msg + '\n'); self.stream.flush()
+        elif self.log is print: self.stream.write(msg + '\n'); self.stream.flush()
+        else: self.log(msg)
+
+    def close(self):
+        "End the bar (a no-op for plain lines)."
+        if self._bar is not None: self._bar.close(); self._bar = None
+
+# %% ../nbs/10_train.ipynb #8d2f6b31
+class TrainStep:
+    "Per-step options shared by the training loops: mixed precision, NaN/inf guard, gradient all-reduce, clipping."
+    def __init__(self, model:nn.Module, # the network (its device decides what `amp` may do)
+                 amp:bool|str=False, # True: float16 autocast + GradScaler (CUDA only); 'bfloat16': bfloat16 autocast (CPU or CUDA)
+                 nan_guard:bool=False, # NaN/inf hooks on every module and a gradient check before each step
+                 clip:float|None=None, # global gradient-norm clip (None or 0: off)
+                 dist=None, # data-parallel context with `all_reduce_grads(params)` (None: one process)
+                ):
+        self.model, self.clip, self.dist, self.nan_guard = model, clip, dist, nan_guard
+        p = next(model.parameters(), None)
+        self.device = p.device if p is not None else torch.device('cpu')
+        if amp not in (False, True, 'float16', 'bfloat16', None): raise ValueError(f"amp must be False, True ('float16') or 'bfloat16', got {amp!r}")
+        self.dtype = {True: torch.float16, 'float16': torch.float16, 'bfloat16': torch.bfloat16}.get(amp)
+        if self.dtype == torch.float16 and self.device.type != 'cuda':
+            raise ValueError(f"amp=True (float16 mixed precision) needs a CUDA device, but the model is on {self.device}; "
+                             "drop --amp, or use amp='bfloat16' for CPU autocast")
+        if self.dtype is not None:
+            bad = sorted({type(m).__name__ for m in model.modules() if getattr(m, 'method', None) == 'tsslbp'})
+            if bad: raise ValueError(f"mixed precision needs method='bptt': the TSSL-BP backward of {bad} does not take autocast's mixed dtypes")
+        self.scaler = torch.amp.GradScaler(self.device.type) if self.dtype == torch.float16 else None
+        self.guard = NanGuard(model) if nan_guard else None
+
+    def autocast(self):
+        "Context of the forward passes (autocast when `amp` is on)."
+        return torch.autocast(self.device.type, dtype=self.dtype) if self.dtype is not None else contextlib.nullcontext()
+
+    def backward(self, loss:torch.Tensor):
+        "`loss.backward()`, scaled when float16 mixed precision is on."
+        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+
+    def step(self, opt:torch.optim.Optimizer, # the optimiser to step
+             params=None, # the parameters to reduce and clip (default: all of the optimiser's)
+            ):
+        "All-reduce (data-parallel), unscale, check, clip and step."
+        params = [p for g in opt.param_groups for p in g['params']] if params is None else list(params)
+        if self.dist is not None: self.dist.all_reduce_grads(params)
+        if self.scaler is not None: self.scaler.unscale_(opt)       # an inf here makes the scaler skip the step
+        elif self.nan_guard: check_gradients(self.model)
+        if self.clip: torch.nn.utils.clip_grad_norm_(params, self.clip)
+        if self.scaler is not None: self.scaler.step(opt); self.scaler.update()
+        else: opt.step()
+
+    def close(self):
+        "Remove the NaN hooks."
+        if self.guard is not None: self.guard.remove()
