@@ -561,8 +561,9 @@ def run_ecg(root, # ECG QTDB folder
             epochs:int=400, # epochs (the reference: 400)
             batch_size:int=64, # batch size (the reference: 64)
             device=None, # 'cuda', 'cpu' or None (best available)
-            log:Callable|None=print, # called with each epoch's record
+            log:Callable|None=print, # progress: `print` (a bar on a terminal, else a line per epoch), any callable (a line per epoch), None
             checkpoint:str|None=None, # save the final state_dict here
+            metrics=None, # a `RunDir` or a CSV path: one row per epoch (loss, accuracy, firing rate)
            ) -> dict:
     "Train and test the ECG 4-36-6 SRNN as the reference script does; return the history and summary figures."
     from hrmas.core import set_seed, get_device
@@ -577,7 +578,7 @@ def run_ecg(root, # ECG QTDB folder
             perm = torch.randperm(xtr.shape[1])
             return iter([(xtr[:, i], ytr[:, i]) for i in perm.split(batch_size)])
     t0 = time.time()
-    hist = train_srnn(setup, _Batches(), epochs=epochs, test_loader=test, log=log, device=dev)
+    hist = train_srnn(setup, _Batches(), epochs=epochs, test_loader=test, log=log, device=dev, metrics=metrics)
     if checkpoint: torch.save(setup.model.state_dict(), checkpoint)
     accs = [h['test_acc'] for h in hist]
     return dict(variant=variant, seed=seed, epochs=epochs, batch_size=batch_size, history=hist, final=hist[-1],
