@@ -103,6 +103,7 @@ class TSSLBPFunction(torch.autograd.Function):
             a, s, u, delta = lif_forward_nograd(i_ff, p, w_rec)
             ctx.save_for_backward(u, s, a, delta, w_rec)
         ctx.p, ctx.cfg = p, cfg
+        ctx.set_materialize_grads(False)               # unused outputs send None, not [T, B, N] zeros
         ctx.mark_non_differentiable(u)
         return a, s, u
 
