@@ -182,14 +182,14 @@ static void sig_row_SFX(const scalar_t* restrict u, scalar_t thr, scalar_t width
         const scalar_t xr = (u[i] - thr) / width;
         const scalar_t hi = xr > (scalar_t)8, lo = xr < (scalar_t)-8;
         const scalar_t x = hi * (scalar_t)8 - lo * (scalar_t)8 + ((scalar_t)1 - hi - lo) * xr;   /* exact clip */
-        const scalar_t z = (scalar_t)1 / ((scalar_t)1 + (scalar_t)exp_clipped(-(double)x));
-        out[i] = z * ((scalar_t)1 - z) / width;
+        const scalar_t e = (scalar_t)exp_clipped(-(double)x), q = (scalar_t)1 + e;
+        out[i] = e / (q * q) / width;                        /* z (1 - z) / width, z = 1 / (1 + e) */
     }
 }
 
 static void tssl_row_SFX(const scalar_t* restrict ga, const scalar_t* restrict R, const scalar_t* restrict gs,
                          const scalar_t* restrict s, const scalar_t* restrict u, const scalar_t* restrict up,
-                         const scalar_t* restrict sp, const scalar_t* restrict tau, const scalar_t* restrict lam_m,
+                         const scalar_t* restrict sp, const scalar_t* restrict inv_tau, const scalar_t* restrict lam_m,
                          const scalar_t* restrict a, const scalar_t* restrict sgr, const scalar_t* restrict k,
                          scalar_t lam_s, scalar_t gain, scalar_t clamp, scalar_t qthr, int64_t N,
                          scalar_t* restrict G, scalar_t* restrict C, scalar_t* restrict ke) {
@@ -201,7 +201,7 @@ static void tssl_row_SFX(const scalar_t* restrict ga, const scalar_t* restrict R
         const scalar_t dd = d > (scalar_t)1e-12 ? d : (scalar_t)1e-12;
         scalar_t inv = (scalar_t)1 / dd; inv = inv > clamp ? clamp : inv; inv = d > 0 ? inv : (scalar_t)0;
         const scalar_t rho = st * inv;
-        const scalar_t coef = rho * ut / tau[i] + ((scalar_t)1 - st) * lam_m[i];
+        const scalar_t coef = rho * ut * inv_tau[i] + ((scalar_t)1 - st) * lam_m[i];
         const scalar_t e_raw = rho * Gt + C[i] * coef;
         C[i] = st * e_raw + ((scalar_t)1 - st) * lam_m[i] * C[i];                /* carry */
         const scalar_t ai = a[i], sgi = sgr[i];
@@ -227,13 +227,13 @@ static void bptt_row_SFX(const scalar_t* restrict ga, const scalar_t* restrict R
 /* Backward over the whole sequence for batch rows [b0, b1), one call: TSSL-BP (mode 0) or surrogate BPTT
    (mode 1). ga, gs, gu = dL/da, dL/ds, dL/du: row (t, b) starts at x + t*x_ts + b*x_bs (strides 0 for a
    broadcast gradient; gs, gu may be NULL). u, s, a: the forward pass, [T, B, N]. sg: the surrogate derivative
-   [T, B, N] or NULL for the clipped sigmoid of `width` computed here. W [N, N] (post x pre) or NULL.
+   [T, B, N] or NULL for the clipped sigmoid of `width` computed here. W [N, N] (post x pre) or NULL; inv_tau = 1 / tau_m.
    Writes ke = k * dL/du[t] = dL/dI_ff[t], [T, B, N]. Unless dwt is NULL, adds H[t, b, :] to row j of dwt [N, N]
    for every spike s[t, b, j] = 1, with H[t] = sum_{t' >= t} lam_s^(t' - t) ke[t' + 1]; dL/dW = gain dwt^T.
    Returns 0, or 1 if out of memory. */
 int lif_backward_SFX(int mode, const scalar_t* ga, int64_t ga_ts, int64_t ga_bs, const scalar_t* gs, int64_t gs_ts,
                      int64_t gs_bs, const scalar_t* gu, int64_t gu_ts, int64_t gu_bs, const scalar_t* u, const scalar_t* s,
-                     const scalar_t* a, const scalar_t* sg, const scalar_t* W, const scalar_t* k, const scalar_t* tau,
+                     const scalar_t* a, const scalar_t* sg, const scalar_t* W, const scalar_t* k, const scalar_t* inv_tau,
                      const scalar_t* lam_m, scalar_t lam_s, scalar_t gain, scalar_t thr, scalar_t clamp, scalar_t quiet_thr,
                      scalar_t width, int quiet_mode, int detach_reset, int64_t T, int64_t B, int64_t N,
                      int64_t b0, int64_t b1, scalar_t* ke, scalar_t* dwt) {
@@ -274,7 +274,7 @@ int lif_backward_SFX(int mode, const scalar_t* ga, int64_t ga_ts, int64_t ga_bs,
                 const scalar_t* gs_ = gs ? gs + t * gs_ts + b * gs_bs : zero;
                 if (mode == 0)
                     tssl_row_SFX(ga_, R_, gs_, s + off, u + off, t > 0 ? u + off - B * N : zero, t > 0 ? s + off - B * N : zero,
-                                 tau, lam_m, a + off, sgr, k, lam_s, gain, clamp, qthr, N, Gs + r * N, Cs + r * N, ke + off);
+                                 inv_tau, lam_m, a + off, sgr, k, lam_s, gain, clamp, qthr, N, Gs + r * N, Cs + r * N, ke + off);
                 else
                     bptt_row_SFX(ga_, R_, gs_, gu ? gu + t * gu_ts + b * gu_bs : zero, s + off, u + off, lam_m, sgr, k,
                                  lam_s, gain, keep_reset, N, Gs + r * N, Cs + r * N, ke + off);
@@ -456,7 +456,7 @@ def lif_backward_fused(g_a:torch.Tensor|None, # dL/da [T, B, N] (None: zero)
     zero = u.new_zeros(N)
     (ga, ga_t, ga_b), (gs, gs_t, gs_b) = _rows(g_a, dt, zero), _rows(g_s, dt, zero)
     gu, gu_t, gu_b = _rows(g_u if method == 'bptt' else None, dt, zero)
-    tau = p.tau_m.to(dt).contiguous(); lam_m = (1 - 1 / tau).contiguous(); k = p.k.to(dt).contiguous()
+    tau = p.tau_m.to(dt); lam_m = (1 - 1 / tau).contiguous(); inv_tau = (1 / tau).contiguous(); k = p.k.to(dt).contiguous()
     W = None if w_rec is None else w_rec.detach().to(dt).contiguous()
     sg = None if surrogate_grad is None or method == 'tsslbp' else surrogate_grad.to(dt).contiguous()
     if method == 'tsslbp':
@@ -471,7 +471,7 @@ def lif_backward_fused(g_a:torch.Tensor|None, # dL/da [T, B, N] (None: zero)
     ke = torch.empty_like(u)
     fn = getattr(lib, f'lif_backward_{_suffix(u)}')
     codes = _parallel(fn, [(mode, _p(ga), ga_t, ga_b, _p(gs), gs_t, gs_b, _p(gu), gu_t, gu_b, _p(u), _p(s), _p(a), _p(sg),
-                            _p(W), _p(k), _p(tau), _p(lam_m), 1 - 1 / p.tau_s, p.psc_gain, p.v_th, clamp, thr, width,
+                            _p(W), _p(k), _p(inv_tau), _p(lam_m), 1 - 1 / p.tau_s, p.psc_gain, p.v_th, clamp, thr, width,
                             quiet, int(detach_reset), T, B, N, b0, b1, _p(ke), _p(None if dwt is None else dwt[j]))
                            for j, (b0, b1) in enumerate(parts)])
     if any(codes): raise MemoryError("lif_backward_fused: out of memory for its scratch buffers")
@@ -546,13 +546,17 @@ class SparseInputLinear(torch.autograd.Function):
             g_w = dwt.t()
         return g_x, g_w
 
+def _density(x2, rows=64):
+    "Fraction of non-zeros in a 2-d tensor, estimated from `rows` whole rows spread over it (it only picks a path)."
+    sample = x2 if x2.shape[0] <= rows else x2[::x2.shape[0] // rows]
+    return torch.count_nonzero(sample).item() / max(1, sample.numel())
+
 def input_projection(x:torch.Tensor, # input [T, B, N_in] (spikes or PSCs)
                      weight:torch.Tensor, # [N, N_in]
                     ) -> torch.Tensor:
     "x @ weight.T for all T: `[T, B, N]`; spike-driven when x is sparse and the fused kernels are available."
     T, B, K = x.shape
     x2 = x.reshape(T * B, K)
-    if (x.dtype == weight.dtype and kernels_available(x) and x.numel()
-            and torch.count_nonzero(x).item() <= SPARSE_INPUT_DENSITY * x.numel()):
+    if x.dtype == weight.dtype and x.numel() and kernels_available(x) and _density(x2) <= SPARSE_INPUT_DENSITY:
         return SparseInputLinear.apply(x2, weight).view(T, B, -1)
     return (x2 @ weight.t()).view(T, B, -1)
