@@ -73,8 +73,8 @@ class LIFRecord(NamedTuple):
     spikes: torch.Tensor    # s[t]
     membrane: torch.Tensor  # u[t], pre-reset
 
-def _check_lif_inputs(i_ff, w_rec, p):
-    T, B, N = check_time_major(i_ff, 'i_ff')
+def _check_lif_inputs(i_ff, w_rec, p, finite=None):
+    T, B, N = check_time_major(i_ff, 'i_ff', finite=finite)
     if p.k.shape != (N,): raise ValueError(f"layer constants are for {p.k.shape[0]} neurons but i_ff has {N}")
     if p.k.device != i_ff.device: raise ValueError(f"i_ff is on {i_ff.device} but the neuron constants are on {p.k.device}")
     if w_rec is not None:
@@ -116,6 +116,19 @@ def lif_bptt(i_ff:torch.Tensor, # feed-forward input current [T, B, N]
         outs.append(out)
     return LIFRecord(*(torch.cat(x) for x in zip(*outs)))
 
+def _run_lif(i_ff, p, w_rec, method, surrogate, tsslbp_cfg):
+    "`lif_sequence` without its input checks."
+    if method == 'tsslbp':
+        from hrmas.tsslbp import TSSLBPFunction, TSSLBPConfig
+        return LIFRecord(*TSSLBPFunction.apply(i_ff, w_rec, p, tsslbp_cfg or TSSLBPConfig()))
+    if method == 'bptt':
+        from hrmas.surrogate import get_surrogate
+        from hrmas.kernels import bptt_fusable, lif_bptt_fused
+        spike_fn = get_surrogate(surrogate)
+        if bptt_fusable(i_ff, p, spike_fn): return lif_bptt_fused(i_ff, w_rec, p, spike_fn)   # CPU: fused kernels
+        return lif_bptt(i_ff, w_rec, p, spike_fn)
+    raise ValueError(f"method must be 'tsslbp' or 'bptt', got {method!r}")
+
 def lif_sequence(i_ff:torch.Tensor, # feed-forward input current [T, B, N]
                  p:LIFParams, # neuron constants (see `lif_params`)
                  w_rec:torch.Tensor|None=None, # recurrent weights [N, N] (post x pre) or None
@@ -124,17 +137,9 @@ def lif_sequence(i_ff:torch.Tensor, # feed-forward input current [T, B, N]
                  tsslbp_cfg=None, # for 'tsslbp': a `TSSLBPConfig` (default settings if None)
                 ) -> LIFRecord:
     "Run a (recurrent) LIF layer over a time-major input current, trained by TSSL-BP or surrogate BPTT."
-    if method == 'tsslbp':
-        from hrmas.tsslbp import tsslbp_lif          # checks its inputs
-        return tsslbp_lif(i_ff, p, w_rec, tsslbp_cfg)
-    if method == 'bptt':
-        from hrmas.surrogate import get_surrogate
-        from hrmas.kernels import bptt_fusable, lif_bptt_fused
-        _check_lif_inputs(i_ff, w_rec, p)
-        spike_fn = get_surrogate(surrogate)
-        if bptt_fusable(i_ff, p, spike_fn): return lif_bptt_fused(i_ff, w_rec, p, spike_fn)   # CPU: fused kernels
-        return lif_bptt(i_ff, w_rec, p, spike_fn)
-    raise ValueError(f"method must be 'tsslbp' or 'bptt', got {method!r}")
+    if method not in ('tsslbp', 'bptt'): raise ValueError(f"method must be 'tsslbp' or 'bptt', got {method!r}")
+    _check_lif_inputs(i_ff, w_rec, p)
+    return _run_lif(i_ff, p, w_rec, method, surrogate, tsslbp_cfg)
 
 # %% ../nbs/01_neurons.ipynb #92f173bc
 def psc_filter(x:torch.Tensor, # input spikes (or real values) [T, B, ...]
@@ -187,7 +192,9 @@ class LIF(nn.Module):
         check_time_major(x, 'x', n=self.n_in, device=self.weight.device)
         from hrmas.kernels import input_projection
         i_ff = input_projection(x, self.weight)     # all T at once (spike-driven when x is sparse spikes)
-        rec = lif_sequence(i_ff, self.params(), self.recurrent_weight(), self.method, self.surrogate, self.tsslbp_cfg)
+        p, w = self.params(), self.recurrent_weight()
+        _check_lif_inputs(i_ff, w, p, finite=False)   # x was scanned for NaN/inf above; i_ff need not be again
+        rec = _run_lif(i_ff, p, w, self.method, self.surrogate, self.tsslbp_cfg)
         return rec if record else rec.psc
 
     def extra_repr(self): return f"{self.n_in}, {self.n_out}, method={self.method!r}, tau_s={self.tau_s}, v_th={self.v_th}"
