@@ -26,6 +26,20 @@ _C_COMMON = r'''
 #endif
 #define RB 8   /* batch rows per group in the backward pass: one pass over W serves RB rows */
 
+/* Built with OpenMP, the kernels split their work over the OpenMP threads of the runtime PyTorch has loaded
+   (libgomp.so.1, resolved by its soname), so no second set of threads competes with PyTorch's. */
+int hrmas_openmp(void) {
+#if defined(_OPENMP)
+    return 1;
+#else
+    return 0;
+#endif
+}
+static void part_range(int64_t n, int parts, int p, int64_t* lo, int64_t* hi) {
+    const int64_t step = (n + parts - 1) / parts;
+    *lo = p * step < n ? p * step : n; *hi = *lo + step < n ? *lo + step : n;
+}
+
 /* Indices of the non-zero entries of a spike row: idx[0..ns). AVX-512: 16 at a time, without branches on zeros. */
 static int64_t spike_index_f32(const float* restrict s, int64_t N, int64_t* restrict idx) {
     int64_t ns = 0, j = 0;
@@ -303,6 +317,53 @@ void sparse_linear_wgrad_SFX(const scalar_t* x, const scalar_t* g, int64_t R, in
         for (int64_t j = j0; j < j1; ++j) if (xr[j] != 0) axpy_SFX(xr[j], g + r * N, N, dwt + j * N);
     }
 }
+
+/* The same four functions over `parts` contiguous ranges of batch rows (rows, input features), one OpenMP
+   thread each; the backward pass gives part p its own dwt + p N^2. */
+int lif_forward_par_SFX(const scalar_t* x, const scalar_t* k, const scalar_t* wkt, const scalar_t* lam_m, scalar_t lam_s,
+                        scalar_t gain, scalar_t thr, int64_t T, int64_t B, int64_t N, int parts,
+                        scalar_t* u, scalar_t* s, scalar_t* a, scalar_t* delta) {
+    int bad = 0;
+    #pragma omp parallel for num_threads(parts) schedule(static, 1) reduction(|:bad)
+    for (int p = 0; p < parts; ++p) {
+        int64_t lo, hi; part_range(B, parts, p, &lo, &hi);
+        if (lo < hi) bad |= lif_forward_SFX(x, k, wkt, lam_m, lam_s, gain, thr, T, B, N, lo, hi, u, s, a, delta);
+    }
+    return bad;
+}
+
+int lif_backward_par_SFX(int mode, const scalar_t* ga, int64_t ga_ts, int64_t ga_bs, const scalar_t* gs, int64_t gs_ts,
+                         int64_t gs_bs, const scalar_t* gu, int64_t gu_ts, int64_t gu_bs, const scalar_t* u, const scalar_t* s,
+                         const scalar_t* a, const scalar_t* sg, const scalar_t* W, const scalar_t* k, const scalar_t* inv_tau,
+                         const scalar_t* lam_m, scalar_t lam_s, scalar_t gain, scalar_t thr, scalar_t clamp, scalar_t quiet_thr,
+                         scalar_t width, int quiet_mode, int detach_reset, int64_t T, int64_t B, int64_t N,
+                         int parts, scalar_t* ke, scalar_t* dwt) {
+    int bad = 0;
+    #pragma omp parallel for num_threads(parts) schedule(static, 1) reduction(|:bad)
+    for (int p = 0; p < parts; ++p) {
+        int64_t lo, hi; part_range(B, parts, p, &lo, &hi);
+        if (lo < hi) bad |= lif_backward_SFX(mode, ga, ga_ts, ga_bs, gs, gs_ts, gs_bs, gu, gu_ts, gu_bs, u, s, a, sg, W, k,
+                                             inv_tau, lam_m, lam_s, gain, thr, clamp, quiet_thr, width, quiet_mode,
+                                             detach_reset, T, B, N, lo, hi, ke, dwt ? dwt + p * N * N : NULL);
+    }
+    return bad;
+}
+
+void sparse_linear_par_SFX(const scalar_t* x, const scalar_t* wt, int64_t R, int64_t K, int64_t N, int parts, scalar_t* out) {
+    #pragma omp parallel for num_threads(parts) schedule(static, 1)
+    for (int p = 0; p < parts; ++p) {
+        int64_t lo, hi; part_range(R, parts, p, &lo, &hi);
+        if (lo < hi) sparse_linear_SFX(x, wt, K, N, lo, hi, out);
+    }
+}
+
+void sparse_linear_wgrad_par_SFX(const scalar_t* x, const scalar_t* g, int64_t R, int64_t K, int64_t N, int parts, scalar_t* dwt) {
+    #pragma omp parallel for num_threads(parts) schedule(static, 1)
+    for (int p = 0; p < parts; ++p) {
+        int64_t lo, hi; part_range(K, parts, p, &lo, &hi);
+        if (lo < hi) sparse_linear_wgrad_SFX(x, g, R, K, N, lo, hi, dwt);
+    }
+}
 '''
 
 def _instantiate(scalar, sfx): return _C_TEMPLATE.replace('scalar_t', scalar).replace('_SFX', '_' + sfx)
@@ -311,6 +372,7 @@ C_SOURCE = _C_COMMON + _instantiate('float', 'f32') + _instantiate('double', 'f6
 # %% ../nbs/03a_kernels.ipynb #efb0bb69
 _FLAGS = ['-O3', '-shared', '-fPIC', '-ffp-contract=off', '-fno-math-errno', '-std=c99']
 _NATIVE = ['-march=native']                      # AVX-512 etc. where the CPU has them
+_OPENMP = ['-fopenmp']                           # threads shared with PyTorch's OpenMP runtime
 _LIB = {'lib': None, 'tried': False, 'why': '', 'flags': None}
 
 def kernel_cache_dir() -> Path:
@@ -332,6 +394,12 @@ def _declare(lib):
         f.argtypes = [INT] + [P, I, I] * 3 + [P] * 8 + [R] * 6 + [INT, INT] + [I] * 5 + [P, P]; f.restype = INT
         f = getattr(lib, f'sparse_linear_{suf}'); f.argtypes = [P, P] + [I] * 4 + [P]; f.restype = None
         f = getattr(lib, f'sparse_linear_wgrad_{suf}'); f.argtypes = [P, P] + [I] * 5 + [P]; f.restype = None
+        f = getattr(lib, f'lif_forward_par_{suf}'); f.argtypes = [P, P, P, P, R, R, R] + [I] * 3 + [INT] + [P] * 4; f.restype = INT
+        f = getattr(lib, f'lif_backward_par_{suf}')
+        f.argtypes = [INT] + [P, I, I] * 3 + [P] * 8 + [R] * 6 + [INT, INT] + [I] * 3 + [INT] + [P, P]; f.restype = INT
+        f = getattr(lib, f'sparse_linear_par_{suf}'); f.argtypes = [P, P] + [I] * 3 + [INT, P]; f.restype = None
+        f = getattr(lib, f'sparse_linear_wgrad_par_{suf}'); f.argtypes = [P, P] + [I] * 3 + [INT, P]; f.restype = None
+    lib.hrmas_openmp.restype = INT
     return lib
 
 def _compile(cc:str, flags:list, cache:Path, rebuild:bool=False) -> Path:
@@ -362,7 +430,7 @@ def load_kernels(rebuild:bool=False # compile again even if a cached build exist
     try: cache.mkdir(parents=True, exist_ok=True)
     except OSError: cache = Path(tempfile.gettempdir()) / 'hrmas-kernels'      # read-only home: use /tmp
     errors = []
-    for flags in (_FLAGS + _NATIVE, _FLAGS):                                   # native first, then portable
+    for flags in (_FLAGS + _OPENMP + _NATIVE, _FLAGS + _OPENMP, _FLAGS + _NATIVE, _FLAGS):   # fastest first
         try:
             _LIB['lib'] = _declare(ctypes.CDLL(str(_compile(cc, flags, cache, rebuild))))
             _LIB['flags'] = flags
@@ -390,6 +458,8 @@ def _chunks(n, parts):
     parts = max(1, min(parts, n)); step = -(-n // parts)
     return [(b, min(n, b + step)) for b in range(0, n, step)]
 
+def _parts(n, threads=None): return max(1, min(threads or torch.get_num_threads(), n))
+
 def _parallel(fn, arg_lists):
     "Call `fn(*args)` for each entry: the first in this thread, the others on the persistent thread pool."
     if len(arg_lists) == 1: return [fn(*arg_lists[0])]
@@ -413,9 +483,10 @@ def lif_forward_fused(i_ff:torch.Tensor, # feed-forward current [T, B, N] (CPU, 
     lam_m = (1 - 1 / p.tau_m.to(dt)).contiguous()
     u, s, a = (torch.empty_like(x) for _ in range(3))
     delta = torch.empty_like(x) if with_delta else None
-    fn = getattr(lib, f'lif_forward_{_suffix(x)}')
-    codes = _parallel(fn, [(_p(x), _p(k), _p(wkt), _p(lam_m), 1 - 1 / p.tau_s, p.psc_gain, p.v_th, T, B, N, b0, b1,
-                            _p(u), _p(s), _p(a), _p(delta)) for b0, b1 in _chunks(B, threads or torch.get_num_threads())])
+    common = (_p(x), _p(k), _p(wkt), _p(lam_m), 1 - 1 / p.tau_s, p.psc_gain, p.v_th, T, B, N)
+    outs, parts = (_p(u), _p(s), _p(a), _p(delta)), _parts(B, threads)
+    if lib.hrmas_openmp(): codes = [getattr(lib, f'lif_forward_par_{_suffix(x)}')(*common, parts, *outs)]
+    else: codes = _parallel(getattr(lib, f'lif_forward_{_suffix(x)}'), [(*common, b0, b1, *outs) for b0, b1 in _chunks(B, parts)])
     if any(codes): raise MemoryError("lif_forward_fused: out of memory for its scratch buffers")
     return a, s, u, delta
 
@@ -466,17 +537,18 @@ def lif_backward_fused(g_a:torch.Tensor|None, # dL/da [T, B, N] (None: zero)
     else: mode, width, clamp, thr, quiet = 1, sigmoid_width, 0., 0., 2
     want_w = W is not None and w_grad
     sparse_w = want_w and float(s.mean()) <= DENSE_W_GRAD_RATE
-    parts = _chunks(B, threads or torch.get_num_threads())
-    dwt = torch.zeros(len(parts), N, N, dtype=dt) if sparse_w else None
+    parts = _parts(B, threads)
+    dwt = torch.zeros(parts, N, N, dtype=dt) if sparse_w else None
     ke = torch.empty_like(u)
-    fn = getattr(lib, f'lif_backward_{_suffix(u)}')
-    codes = _parallel(fn, [(mode, _p(ga), ga_t, ga_b, _p(gs), gs_t, gs_b, _p(gu), gu_t, gu_b, _p(u), _p(s), _p(a), _p(sg),
-                            _p(W), _p(k), _p(inv_tau), _p(lam_m), 1 - 1 / p.tau_s, p.psc_gain, p.v_th, clamp, thr, width,
-                            quiet, int(detach_reset), T, B, N, b0, b1, _p(ke), _p(None if dwt is None else dwt[j]))
-                           for j, (b0, b1) in enumerate(parts)])
+    common = (mode, _p(ga), ga_t, ga_b, _p(gs), gs_t, gs_b, _p(gu), gu_t, gu_b, _p(u), _p(s), _p(a), _p(sg),
+              _p(W), _p(k), _p(inv_tau), _p(lam_m), 1 - 1 / p.tau_s, p.psc_gain, p.v_th, clamp, thr, width,
+              quiet, int(detach_reset), T, B, N)
+    if lib.hrmas_openmp(): codes = [getattr(lib, f'lif_backward_par_{_suffix(u)}')(*common, parts, _p(ke), _p(dwt))]
+    else: codes = _parallel(getattr(lib, f'lif_backward_{_suffix(u)}'),
+                            [(*common, b0, b1, _p(ke), _p(None if dwt is None else dwt[j])) for j, (b0, b1) in enumerate(_chunks(B, parts))])
     if any(codes): raise MemoryError("lif_backward_fused: out of memory for its scratch buffers")
     g_w = None
-    if sparse_w: g_w = (dwt[0] if len(parts) == 1 else dwt.sum(0)).t().mul_(p.psc_gain)
+    if sparse_w: g_w = (dwt[0] if parts == 1 else dwt.sum(0)).t().mul_(p.psc_gain)
     elif want_w: g_w = ke[1:].reshape(-1, N).t() @ a[:-1].reshape(-1, N)
     return ke, g_w
 
@@ -527,8 +599,9 @@ class SparseInputLinear(torch.autograd.Function):
         x, wt = x.contiguous(), weight.detach().t().contiguous()
         R, K = x.shape; N = wt.shape[1]
         out = x.new_empty(R, N)
-        _parallel(getattr(load_kernels(), f'sparse_linear_{_suffix(x)}'),
-                  [(_p(x), _p(wt), K, N, r0, r1, _p(out)) for r0, r1 in _chunks(R, torch.get_num_threads())])
+        lib, parts = load_kernels(), _parts(R)
+        if lib.hrmas_openmp(): getattr(lib, f'sparse_linear_par_{_suffix(x)}')(_p(x), _p(wt), R, K, N, parts, _p(out))
+        else: _parallel(getattr(lib, f'sparse_linear_{_suffix(x)}'), [(_p(x), _p(wt), K, N, r0, r1, _p(out)) for r0, r1 in _chunks(R, parts)])
         ctx.save_for_backward(x, weight)
         return out
 
@@ -541,8 +614,10 @@ class SparseInputLinear(torch.autograd.Function):
         if ctx.needs_input_grad[1]:
             R, K = x.shape; N = g.shape[1]
             dwt = x.new_empty(K, N)                      # threads split the input features: no reduction
-            _parallel(getattr(load_kernels(), f'sparse_linear_wgrad_{_suffix(x)}'),
-                      [(_p(x), _p(g), R, K, N, j0, j1, _p(dwt)) for j0, j1 in _chunks(K, torch.get_num_threads())])
+            lib, parts = load_kernels(), _parts(K)
+            if lib.hrmas_openmp(): getattr(lib, f'sparse_linear_wgrad_par_{_suffix(x)}')(_p(x), _p(g), R, K, N, parts, _p(dwt))
+            else: _parallel(getattr(lib, f'sparse_linear_wgrad_{_suffix(x)}'),
+                            [(_p(x), _p(g), R, K, N, j0, j1, _p(dwt)) for j0, j1 in _chunks(K, parts)])
             g_w = dwt.t()
         return g_x, g_w
 
