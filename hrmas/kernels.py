@@ -288,7 +288,7 @@ int lif_backward_SFX(int mode, const scalar_t* ga, int64_t ga_ts, int64_t ga_bs,
                 const scalar_t* gs_ = gs ? gs + t * gs_ts + b * gs_bs : zero;
                 if (mode == 0)
                     tssl_row_SFX(ga_, R_, gs_, s + off, u + off, t > 0 ? u + off - B * N : zero, t > 0 ? s + off - B * N : zero,
-                                 inv_tau, lam_m, a + off, sgr, k, lam_s, gain, clamp, qthr, N, Gs + r * N, Cs + r * N, ke + off);
+                                 inv_tau, lam_m, a ? a + off : zero, sgr, k, lam_s, gain, clamp, qthr, N, Gs + r * N, Cs + r * N, ke + off);
                 else
                     bptt_row_SFX(ga_, R_, gs_, gu ? gu + t * gu_ts + b * gu_bs : zero, s + off, u + off, lam_m, sgr, k,
                                  lam_s, gain, keep_reset, N, Gs + r * N, Cs + r * N, ke + off);
@@ -503,7 +503,7 @@ def _rows(g, dt, zero):
 
 @torch.no_grad()
 def lif_backward_fused(g_a:torch.Tensor|None, # dL/da [T, B, N] (None: zero)
-                       u:torch.Tensor, s:torch.Tensor, a:torch.Tensor, # membrane, spikes, PSC of the forward pass
+                       u:torch.Tensor, s:torch.Tensor, a:torch.Tensor|None, # membrane, spikes, PSC of the forward pass (PSC: 'tsslbp' only)
                        p:LIFParams, # neuron constants
                        w_rec:torch.Tensor|None=None, # recurrent weights [N, N] or None
                        method:str='tsslbp', # 'tsslbp' or 'bptt'
@@ -523,7 +523,8 @@ def lif_backward_fused(g_a:torch.Tensor|None, # dL/da [T, B, N] (None: zero)
     lib = load_kernels()
     T, B, N = u.shape
     dt = u.dtype
-    u, s, a = (x.contiguous() for x in (u, s, a))
+    if a is None and method == 'tsslbp': raise ValueError("method 'tsslbp' needs the PSC a of the forward pass")
+    u, s = u.contiguous(), s.contiguous(); a = None if a is None else a.contiguous()
     zero = u.new_zeros(N)
     (ga, ga_t, ga_b), (gs, gs_t, gs_b) = _rows(g_a, dt, zero), _rows(g_s, dt, zero)
     gu, gu_t, gu_b = _rows(g_u if method == 'bptt' else None, dt, zero)
@@ -549,7 +550,11 @@ def lif_backward_fused(g_a:torch.Tensor|None, # dL/da [T, B, N] (None: zero)
     if any(codes): raise MemoryError("lif_backward_fused: out of memory for its scratch buffers")
     g_w = None
     if sparse_w: g_w = (dwt[0] if parts == 1 else dwt.sum(0)).t().mul_(p.psc_gain)
-    elif want_w: g_w = ke[1:].reshape(-1, N).t() @ a[:-1].reshape(-1, N)
+    elif want_w:
+        if a is None:               # BPTT does not keep the PSC: rebuild it from the spikes (high firing rates only)
+            a, a_t = torch.empty_like(s), s.new_zeros(B, N)
+            for t in range(T): a_t = torch.add(a_t * (1 - 1 / p.tau_s), s[t], alpha=p.psc_gain); a[t] = a_t
+        g_w = ke[1:].reshape(-1, N).t() @ a[:-1].reshape(-1, N)
     return ke, g_w
 
 # %% ../nbs/03a_kernels.ipynb #032d0924
@@ -558,17 +563,17 @@ class FusedBPTTFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, i_ff, w_rec, p, surrogate):
         a, s, u, _ = lif_forward_fused(i_ff, p, w_rec, with_delta=False)
-        ctx.save_for_backward(u, s, a, w_rec)
+        ctx.save_for_backward(u, s, w_rec)            # not a: the BPTT backward pass does not read the PSC
         ctx.p, ctx.surrogate = p, surrogate
         ctx.set_materialize_grads(False)               # unused outputs send None, not [T, B, N] zeros
         return a, s, u
 
     @staticmethod
     def backward(ctx, g_a, g_s, g_u):
-        u, s, a, w_rec = ctx.saved_tensors
+        u, s, w_rec = ctx.saved_tensors
         sur, p = ctx.surrogate, ctx.p
         sg = None if sur.name == 'sigmoid' else sur.grad(u - p.v_th)
-        ke, g_w = lif_backward_fused(g_a, u, s, a, p, w_rec, 'bptt', g_s=g_s, g_u=g_u, surrogate_grad=sg,
+        ke, g_w = lif_backward_fused(g_a, u, s, None, p, w_rec, 'bptt', g_s=g_s, g_u=g_u, surrogate_grad=sg,
                                      sigmoid_width=sur.params.get('width', 0.2), w_grad=ctx.needs_input_grad[1])
         return ke, g_w, None, None
 
