@@ -73,8 +73,8 @@ class LIFRecord(NamedTuple):
     spikes: torch.Tensor    # s[t]
     membrane: torch.Tensor  # u[t], pre-reset
 
-def _check_lif_inputs(i_ff, w_rec, p):
-    T, B, N = check_time_major(i_ff, 'i_ff')
+def _check_lif_inputs(i_ff, w_rec, p, finite=None):
+    T, B, N = check_time_major(i_ff, 'i_ff', finite=finite)
     if p.k.shape != (N,): raise ValueError(f"layer constants are for {p.k.shape[0]} neurons but i_ff has {N}")
     if p.k.device != i_ff.device: raise ValueError(f"i_ff is on {i_ff.device} but the neuron constants are on {p.k.device}")
     if w_rec is not None:
@@ -82,18 +82,8 @@ def _check_lif_inputs(i_ff, w_rec, p):
         if w_rec.shape != (N, N): raise ValueError(f"w_rec must have shape ({N}, {N}), got {tuple(w_rec.shape)}")
     return T, B, N
 
-def lif_bptt(i_ff:torch.Tensor, # feed-forward input current [T, B, N]
-             w_rec:torch.Tensor|None, # recurrent weights [N, N] or None
-             p:LIFParams, # neuron constants
-             spike_fn:Callable, # surrogate spike function x -> s
-             detach_reset:bool=False, # stop the gradient through the reset (1 - s)
-            ) -> LIFRecord:
-    "LIF layer over a sequence with autograd through time (surrogate-gradient BPTT)."
-    T, B, N = i_ff.shape
-    v = i_ff.new_zeros(B, N); a = i_ff.new_zeros(B, N)
-    lam_m, lam_s = 1 - 1 / p.tau_m, 1 - 1 / p.tau_s
-    ki = p.k * i_ff                                    # hoisted: the input gain for all T at once
-    kw = None if w_rec is None else w_rec.t() * p.k    # k folded into the recurrent weights once
+def _lif_steps(ki, v, a, lam_m, lam_s, kw, p, spike_fn, detach_reset):
+    "The BPTT loop over the steps of `ki` from state (v, a): stacked (psc, spikes, membrane) and the final state."
     us, ss, as_ = [], [], []
     for ki_t in ki.unbind(0):      # unbind once: indexing ki[t] in the loop would make the backward O(T^2)
         u = lam_m * v + ki_t if kw is None else torch.addmm(lam_m * v + ki_t, a, kw)
@@ -101,7 +91,43 @@ def lif_bptt(i_ff:torch.Tensor, # feed-forward input current [T, B, N]
         v = (1 - (s.detach() if detach_reset else s)) * u
         a = lam_s * a + p.psc_gain * s
         us.append(u); ss.append(s); as_.append(a)
-    return LIFRecord(torch.stack(as_), torch.stack(ss), torch.stack(us))
+    return torch.stack(as_), torch.stack(ss), torch.stack(us), v, a
+
+def lif_bptt(i_ff:torch.Tensor, # feed-forward input current [T, B, N]
+             w_rec:torch.Tensor|None, # recurrent weights [N, N] or None
+             p:LIFParams, # neuron constants
+             spike_fn:Callable, # surrogate spike function x -> s
+             detach_reset:bool=False, # stop the gradient through the reset (1 - s)
+             chunk:int|None=None, # checkpoint every `chunk` steps: keep only the outputs and recompute the rest in backward
+            ) -> LIFRecord:
+    "LIF layer over a sequence with autograd through time (surrogate-gradient BPTT)."
+    T, B, N = i_ff.shape
+    if chunk is not None and chunk < 1: raise ValueError(f"chunk must be a positive number of steps or None, got {chunk}")
+    v = i_ff.new_zeros(B, N); a = i_ff.new_zeros(B, N)
+    lam_m, lam_s = 1 - 1 / p.tau_m, 1 - 1 / p.tau_s
+    ki = p.k * i_ff                                    # hoisted: the input gain for all T at once
+    kw = None if w_rec is None else w_rec.t() * p.k    # k folded into the recurrent weights once
+    if chunk is None or chunk >= T:
+        return LIFRecord(*_lif_steps(ki, v, a, lam_m, lam_s, kw, p, spike_fn, detach_reset)[:3])
+    from torch.utils.checkpoint import checkpoint
+    outs = []
+    for ki_c in ki.split(chunk):   # split once, for the same reason as unbind
+        *out, v, a = checkpoint(_lif_steps, ki_c, v, a, lam_m, lam_s, kw, p, spike_fn, detach_reset, use_reentrant=False)
+        outs.append(out)
+    return LIFRecord(*(torch.cat(x) for x in zip(*outs)))
+
+def _run_lif(i_ff, p, w_rec, method, surrogate, tsslbp_cfg):
+    "`lif_sequence` without its input checks."
+    if method == 'tsslbp':
+        from hrmas.tsslbp import TSSLBPFunction, TSSLBPConfig
+        return LIFRecord(*TSSLBPFunction.apply(i_ff, w_rec, p, tsslbp_cfg or TSSLBPConfig()))
+    if method == 'bptt':
+        from hrmas.surrogate import get_surrogate
+        from hrmas.kernels import bptt_fusable, lif_bptt_fused
+        spike_fn = get_surrogate(surrogate)
+        if bptt_fusable(i_ff, p, spike_fn): return lif_bptt_fused(i_ff, w_rec, p, spike_fn)   # CPU: fused kernels
+        return lif_bptt(i_ff, w_rec, p, spike_fn)
+    raise ValueError(f"method must be 'tsslbp' or 'bptt', got {method!r}")
 
 def lif_sequence(i_ff:torch.Tensor, # feed-forward input current [T, B, N]
                  p:LIFParams, # neuron constants (see `lif_params`)
@@ -111,14 +137,9 @@ def lif_sequence(i_ff:torch.Tensor, # feed-forward input current [T, B, N]
                  tsslbp_cfg=None, # for 'tsslbp': a `TSSLBPConfig` (default settings if None)
                 ) -> LIFRecord:
     "Run a (recurrent) LIF layer over a time-major input current, trained by TSSL-BP or surrogate BPTT."
-    if method == 'tsslbp':
-        from hrmas.tsslbp import tsslbp_lif          # checks its inputs
-        return tsslbp_lif(i_ff, p, w_rec, tsslbp_cfg)
-    if method == 'bptt':
-        from hrmas.surrogate import get_surrogate
-        _check_lif_inputs(i_ff, w_rec, p)
-        return lif_bptt(i_ff, w_rec, p, get_surrogate(surrogate))
-    raise ValueError(f"method must be 'tsslbp' or 'bptt', got {method!r}")
+    if method not in ('tsslbp', 'bptt'): raise ValueError(f"method must be 'tsslbp' or 'bptt', got {method!r}")
+    _check_lif_inputs(i_ff, w_rec, p)
+    return _run_lif(i_ff, p, w_rec, method, surrogate, tsslbp_cfg)
 
 # %% ../nbs/01_neurons.ipynb #92f173bc
 def psc_filter(x:torch.Tensor, # input spikes (or real values) [T, B, ...]
@@ -169,9 +190,11 @@ class LIF(nn.Module):
                 record:bool=False, # return the `LIFRecord` instead of the PSCs
                ):
         check_time_major(x, 'x', n=self.n_in, device=self.weight.device)
-        T, B, _ = x.shape
-        i_ff = (x.reshape(T * B, -1) @ self.weight.t()).view(T, B, -1)   # all T in one matmul
-        rec = lif_sequence(i_ff, self.params(), self.recurrent_weight(), self.method, self.surrogate, self.tsslbp_cfg)
+        from hrmas.kernels import input_projection
+        i_ff = input_projection(x, self.weight)     # all T at once (spike-driven when x is sparse spikes)
+        p, w = self.params(), self.recurrent_weight()
+        _check_lif_inputs(i_ff, w, p, finite=False)   # x was scanned for NaN/inf above; i_ff need not be again
+        rec = _run_lif(i_ff, p, w, self.method, self.surrogate, self.tsslbp_cfg)
         return rec if record else rec.psc
 
     def extra_repr(self): return f"{self.n_in}, {self.n_out}, method={self.method!r}, tau_s={self.tau_s}, v_th={self.v_th}"

@@ -95,24 +95,30 @@ class TSSLBPFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, i_ff, w_rec, p, cfg):
         ctx.fused = _use_fused(cfg, i_ff)
-        if ctx.fused:
+        if ctx.fused:                                  # the fused backward recomputes Delta from u and s
             from hrmas.kernels import lif_forward_fused
-            a, s, u, delta = lif_forward_fused(i_ff, p, w_rec)
-        else: a, s, u, delta = lif_forward_nograd(i_ff, p, w_rec)
-        ctx.save_for_backward(u, s, a, delta, w_rec)
+            a, s, u, _ = lif_forward_fused(i_ff, p, w_rec, with_delta=False)
+            ctx.save_for_backward(u, s, a, w_rec)
+        else:
+            a, s, u, delta = lif_forward_nograd(i_ff, p, w_rec)
+            ctx.save_for_backward(u, s, a, delta, w_rec)
         ctx.p, ctx.cfg = p, cfg
+        ctx.set_materialize_grads(False)               # unused outputs send None, not [T, B, N] zeros
         ctx.mark_non_differentiable(u)
         return a, s, u
 
     @staticmethod
     def backward(ctx, g_a, g_s, g_u):
-        u, s, a, delta, w_rec = ctx.saved_tensors
         p = ctx.p
+        if ctx.fused:                                  # one C call per thread; k * e and dL/dW directly
+            from hrmas.kernels import lif_backward_fused
+            u, s, a, w_rec = ctx.saved_tensors
+            ke, g_w = lif_backward_fused(g_a, u, s, a, p, w_rec, 'tsslbp', ctx.cfg, g_s=g_s,
+                                         w_grad=w_rec is not None and ctx.needs_input_grad[1])
+            return ke, g_w, None, None
+        u, s, a, delta, w_rec = ctx.saved_tensors
         if g_a is None: g_a = torch.zeros_like(u)
-        if ctx.fused:
-            from hrmas.kernels import tsslbp_backward_fused
-            e = tsslbp_backward_fused(g_a, u, s, a, delta, p, w_rec, ctx.cfg, g_s)
-        else: e = tsslbp_backward(g_a, u, s, a, delta, p, w_rec, ctx.cfg, g_s)
+        e = tsslbp_backward(g_a, u, s, a, delta, p, w_rec, ctx.cfg, g_s)
         ke = p.k * e
         g_w = None
         if w_rec is not None and ctx.needs_input_grad[1]:
