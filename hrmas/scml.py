@@ -13,7 +13,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 from .core import check_time_major
-from .neurons import LIF, lif_sequence
+from .neurons import LIF, lif_sequence, _run_lif, _check_lif_inputs
 
 # %% auto #0
 __all__ = ['TYPES', 'GENOTYPE_FORMAT', 'GENOTYPE_VERSION', 'divisors', 'motif_partition', 'MotifMasks', 'motif_masks', 'Genotype',
@@ -326,10 +326,14 @@ class SCML(LIF):
                ):
         check_time_major(x, 'x', n=self.n_in, device=self.weight.device)
         T, B, _ = x.shape
-        i_ff = (x.reshape(T * B, -1) @ self.weight.t()).view(T, B, -1)
+        from hrmas.kernels import input_projection
+        i_ff = input_projection(x, self.weight)         # all T at once (spike-driven when x is sparse spikes)
         w = self.recurrent_weight()                     # formed once per forward pass
         if self.ip_hook is not None and not torch.is_grad_enabled(): rec = self.ip_hook(self, i_ff, w)
-        else: rec = lif_sequence(i_ff, self.params(), w, self.method, self.surrogate, self.tsslbp_cfg)
+        else:
+            p = self.params()
+            _check_lif_inputs(i_ff, w, p, finite=False)   # x was scanned for NaN/inf above
+            rec = _run_lif(i_ff, p, w, self.method, self.surrogate, self.tsslbp_cfg)
         return rec if record else rec.psc
 
     @classmethod
