@@ -177,8 +177,8 @@ def hrmas_search(dataset:str='temporal_order', # 'temporal_order' (embedded, no 
                  name:str=None, # run folder name (default: a timestamp)
                  hidden:int=64, # SC-ML neurons N
                  motif_sizes:str='2,4,8,16', # candidate motif sizes, comma-separated
-                 epochs:int=4, # search epochs (paper: 30-300)
-                 retrain_epochs:int=15, # phase-2 epochs (paper: 100-400)
+                 epochs:int=10, # search epochs (paper: 30-300)
+                 retrain_epochs:int=60, # phase-2 epochs (paper: 100-400)
                  batch_size:int=50, # batch size
                  lr:float=5e-3, # Adam learning rate of the weights (paper: 5e-4 over many more epochs)
                  order:int=1, # 1: first-order DARTS; 2: second-order (finite-difference Hessian-vector product)
@@ -217,7 +217,7 @@ def hrmas_train(genotype:str=None, # genotype JSON (from hrmas_search) to train;
                 dataset:str='temporal_order', # see hrmas_search
                 data:str=None, # dataset folder
                 out:str='runs', name:str=None, # run folder
-                hidden:int=64, retrain_epochs:int=15, batch_size:int=50, lr:float=5e-3, T:int=None, n_samples:int=None,
+                hidden:int=64, retrain_epochs:int=60, batch_size:int=50, lr:float=5e-3, T:int=None, n_samples:int=None,
                 method:str='bptt', surrogate:str='fast_sigmoid', neuron:str='lif', tau_m:float=16., tau_s:float=8.,
                 weight_scale:float=1., desired:float=None, undesired:float=None, seed:int=0,
                 clip_grad:float=1., # global gradient-norm clip (0: off)
