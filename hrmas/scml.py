@@ -67,7 +67,7 @@ def motif_masks(n:int, # number of neurons
     slot = torch.where(intra, p[:, None] * v + p[None, :], slot)
     slot = torch.where(fwd, v * v + p[:, None], slot)
     slot = torch.where(bwd, v * v + v + p[:, None], slot)
-    return MotifMasks(intra, fwd | bwd, slot, v * v + 2 * v)
+    return MotifMasks(intra, fwd | bwd, slot, v * v + (2 * v if lateral else 0))   # no lateral slots without lateral links
 
 # %% ../nbs/04_scml.ipynb #bdc6952d
 TYPES = ('E', 'I', '0')   # excitatory, inhibitory, none: the order of the type logits
