@@ -549,7 +549,9 @@ def lif_backward_fused(g_a:torch.Tensor|None, # dL/da [T, B, N] (None: zero)
                             [(*common, b0, b1, _p(ke), _p(None if dwt is None else dwt[j])) for j, (b0, b1) in enumerate(_chunks(B, parts))])
     if any(codes): raise MemoryError("lif_backward_fused: out of memory for its scratch buffers")
     g_w = None
-    if sparse_w: g_w = (dwt[0] if parts == 1 else dwt.sum(0)).t().mul_(p.psc_gain)
+    if sparse_w:                                       # reduce the per-thread buffers in place (no extra N x N)
+        for j in range(1, parts): dwt[0].add_(dwt[j])
+        g_w = dwt[0].t().mul_(p.psc_gain)
     elif want_w:
         if a is None:               # BPTT does not keep the PSC: rebuild it from the spikes (high firing rates only)
             a, a_t = torch.empty_like(s), s.new_zeros(B, N)
