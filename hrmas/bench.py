@@ -4,7 +4,7 @@
 
 # %% ../nbs/15_bench.ipynb #160c5a36
 from __future__ import annotations
-import csv, fnmatch, gc, math, os, sys, time
+import contextlib, csv, fnmatch, gc, math, os, statistics, sys, time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -12,7 +12,7 @@ from typing import Callable
 import torch
 from torch import nn
 from fastcore.script import call_parse
-from .core import benchmark, get_device
+from .core import get_device
 
 # %% auto #0
 __all__ = ['SIZES', 'INPUT_RATE', 'RATE_RANGE', 'CALIB_RANGE', 'ROWS', 'ROW_KINDS', 'COLUMNS', 'HRMAS_LIF_ROWS', 'parse_sizes',
@@ -311,7 +311,6 @@ def calibrate(rate_fn:Callable, # input scale c -> firing rate
     return best[0], best[1], n
 
 # %% ../nbs/15_bench.ipynb #0edaf1a5
-import contextlib
 @contextlib.contextmanager
 def _quiet_stderr():
     "Send the process's file descriptor 2 to /dev/null for the duration (C++ log lines included)."
@@ -419,9 +418,8 @@ class RowTrial:
               ) -> dict:
         "Times, rate, compile time and (optionally) peak memory into the result dict; return it."
         def go():
-            ms = sorted(1e3 * t for t in self.times)
-            med = 1e-3 * (ms[len(ms) // 2] if len(ms) % 2 else (ms[len(ms) // 2 - 1] + ms[len(ms) // 2]) / 2)
-            self.res.update(median_ms=1e3 * med, min_ms=ms[0], max_ms=ms[-1], compile_s=max(0., self.first - med))
+            med = statistics.median(self.times)
+            self.res.update(median_ms=1e3 * med, min_ms=1e3 * min(self.times), max_ms=1e3 * max(self.times), compile_s=max(0., self.first - med))
             if self.runner.calibrated: self.res['rate'] = float(self.last.float().mean())
             if memory:
                 self.runner.zero_grad(); self.last = None
