@@ -12,8 +12,8 @@ from .neurons import LIFParams, LIFRecord
 
 # %% auto #0
 __all__ = ['C_SOURCE', 'DENSE_W_GRAD_RATE', 'SPARSE_INPUT_DENSITY', 'kernel_cache_dir', 'load_kernels', 'kernels_available',
-           'lif_forward_fused', 'lif_backward_fused', 'FusedBPTTFunction', 'bptt_fusable', 'lif_bptt_fused',
-           'SparseInputLinear', 'input_projection']
+           'lif_forward_fused', 'quiet_bits', 'lif_backward_fused', 'FusedBPTTFunction', 'bptt_fusable',
+           'lif_bptt_fused', 'SparseInputLinear', 'input_projection']
 
 # %% ../nbs/03a_kernels.ipynb #0c889aed
 _C_COMMON = r'''
@@ -138,10 +138,12 @@ static __attribute__((noinline)) void add_cols4_SFX(const scalar_t* restrict c0,
         irec[i] += ((double)c0[i] + (double)c1[i]) + ((double)c2[i] + (double)c3[i]);
 }
 
-/* One forward step of one batch row. irec = the recurrent current / gain (NULL: feed-forward). */
-static void fwd_row_SFX(const scalar_t* restrict x, const scalar_t* restrict k, const scalar_t* restrict lam_m, const double* restrict irec,
+/* One forward step of one batch row. irec = the recurrent current / gain (NULL: feed-forward). x and u may be
+   the same memory (the membrane written over the input current): element i of x is read before element i of
+   u is written, so they are not `restrict`. */
+static void fwd_row_SFX(const scalar_t* x, const scalar_t* restrict k, const scalar_t* restrict lam_m, const double* restrict irec,
                         double gd, scalar_t lam_s, scalar_t gain, scalar_t thr, int64_t N,
-                        scalar_t* restrict v, scalar_t* restrict ap, scalar_t* restrict u, scalar_t* restrict s,
+                        scalar_t* restrict v, scalar_t* restrict ap, scalar_t* u, scalar_t* restrict s,
                         scalar_t* restrict a, scalar_t* restrict delta) {
     if (irec) {
         for (int64_t i = 0; i < N; ++i) {
@@ -160,13 +162,23 @@ static void fwd_row_SFX(const scalar_t* restrict x, const scalar_t* restrict k, 
     }
 }
 
+/* The quiet flags of one PSC row, one bit per neuron: bit i of q = (a[i] < qthr), ceil(N / 8) bytes. */
+static void quiet_bits_SFX(const scalar_t* restrict a, scalar_t qthr, int64_t N, uint8_t* restrict q) {
+    for (int64_t c = 0; c < (N + 7) / 8; ++c) {
+        unsigned bits = 0;
+        for (int64_t i = 8 * c, e = 8 * c + 8 < N ? 8 * c + 8 : N; i < e; ++i) bits |= (unsigned)(a[i] < qthr) << (i - 8 * c);
+        q[c] = (uint8_t)bits;
+    }
+}
 /* Forward over T steps for batch rows [b0, b1); [T, B, N] arrays, contiguous. x = i_ff, k [N]; wkt = (k W)^T
-   [pre, post] or NULL. Writes u (pre-reset), s, a and, unless delta is NULL, delta = u[t] - v[t-1].
+   [pre, post] or NULL. Writes u (pre-reset; u may be x itself), s, a and, unless delta is NULL,
+   delta = u[t] - v[t-1]; unless q is NULL, the quiet bits of a (qthr) into q [T, B, ceil(N / 8)].
    The recurrent current / gain is a running double sum: decay by lam_s, add column r of (k W)^T for every
    neuron r that spiked. Returns 0, or 1 if out of memory. */
 int lif_forward_SFX(const scalar_t* x, const scalar_t* k, const scalar_t* wkt, const scalar_t* lam_m, scalar_t lam_s, scalar_t gain,
                     scalar_t thr, int64_t T, int64_t B, int64_t N, int64_t b0, int64_t b1,
-                    scalar_t* u, scalar_t* s, scalar_t* a, scalar_t* delta) {
+                    scalar_t* u, scalar_t* s, scalar_t* a, scalar_t* delta, scalar_t qthr, uint8_t* q) {
+    const int64_t NQ = (N + 7) / 8;
     scalar_t* buf = (scalar_t*)malloc(3 * N * sizeof(scalar_t));
     double* irec = (double*)malloc(N * sizeof(double)); int64_t* idx = (int64_t*)malloc(N * sizeof(int64_t));
     if (!buf || !irec || !idx) { free(buf); free(irec); free(idx); return 1; }
@@ -178,6 +190,7 @@ int lif_forward_SFX(const scalar_t* x, const scalar_t* k, const scalar_t* wkt, c
             const int64_t off = (t * B + b) * N;
             fwd_row_SFX(x + off, k, lam_m, wkt ? irec : NULL, (double)gain, lam_s, gain, thr, N, v, ap,
                         u + off, s + off, a + off, delta ? delta + off : dscratch);
+            if (q) quiet_bits_SFX(a + off, qthr, N, q + (t * B + b) * NQ);
             if (wkt && t + 1 < T) {
                 const int64_t ns = spike_index_SFX(s + off, N, idx);
                 for (int64_t i = 0; i < N; ++i) irec[i] *= ld;
@@ -204,8 +217,8 @@ static void sig_row_SFX(const scalar_t* restrict u, scalar_t thr, scalar_t width
 static void tssl_row_SFX(const scalar_t* restrict ga, const scalar_t* restrict R, const scalar_t* restrict gs,
                          const scalar_t* restrict s, const scalar_t* restrict u, const scalar_t* restrict up,
                          const scalar_t* restrict sp, const scalar_t* restrict inv_tau, const scalar_t* restrict lam_m,
-                         const scalar_t* restrict a, const scalar_t* restrict sgr, const scalar_t* restrict k,
-                         scalar_t lam_s, scalar_t gain, scalar_t clamp, scalar_t qthr, int64_t N,
+                         const scalar_t* restrict quiet, const scalar_t* restrict sgr, const scalar_t* restrict k,
+                         scalar_t lam_s, scalar_t gain, scalar_t clamp, int64_t N,
                          scalar_t* restrict G, scalar_t* restrict C, scalar_t* restrict ke) {
     for (int64_t i = 0; i < N; ++i) {
         const scalar_t Gi = G[i] * lam_s + gain * (ga[i] + R[i]); G[i] = Gi;     /* kernel sum */
@@ -218,8 +231,8 @@ static void tssl_row_SFX(const scalar_t* restrict ga, const scalar_t* restrict R
         const scalar_t coef = rho * ut * inv_tau[i] + ((scalar_t)1 - st) * lam_m[i];
         const scalar_t e_raw = rho * Gt + C[i] * coef;
         C[i] = st * e_raw + ((scalar_t)1 - st) * lam_m[i] * C[i];                /* carry */
-        const scalar_t ai = a[i], sgi = sgr[i];
-        ke[i] = k[i] * (ai < qthr ? sgi * Gt : e_raw);                           /* quiet-neuron override */
+        const scalar_t qi = quiet[i], sgi = sgr[i];
+        ke[i] = k[i] * (qi != 0 ? sgi * Gt : e_raw);                             /* quiet-neuron override */
     }
 }
 
@@ -240,29 +253,28 @@ static void bptt_row_SFX(const scalar_t* restrict ga, const scalar_t* restrict R
 
 /* Backward over the whole sequence for batch rows [b0, b1), one call: TSSL-BP (mode 0) or surrogate BPTT
    (mode 1). ga, gs, gu = dL/da, dL/ds, dL/du: row (t, b) starts at x + t*x_ts + b*x_bs (strides 0 for a
-   broadcast gradient; gs, gu may be NULL). u, s, a: the forward pass, [T, B, N]. sg: the surrogate derivative
-   [T, B, N] or NULL for the clipped sigmoid of `width` computed here. W [N, N] (post x pre) or NULL; inv_tau = 1 / tau_m.
-   Writes ke = k * dL/du[t] = dL/dI_ff[t], [T, B, N]. Unless dwt is NULL, adds H[t, b, :] to row j of dwt [N, N]
-   for every spike s[t, b, j] = 1, with H[t] = sum_{t' >= t} lam_s^(t' - t) ke[t' + 1]; dL/dW = gain dwt^T.
-   Returns 0, or 1 if out of memory. */
+   broadcast gradient; gs, gu may be NULL). u, s: the forward pass, [T, B, N]; q: its quiet bits
+   [T, B, ceil(N / 8)] (TSSL-BP with quiet_mode 0). sg: the surrogate derivative [T, B, N] or NULL for the
+   clipped sigmoid of `width` computed here. W [N, N] (post x pre) or NULL; inv_tau = 1 / tau_m.
+   Writes ke = k * dL/du[t] = dL/dI_ff[t], [T, B, N]. Returns 0, or 1 if out of memory. */
 int lif_backward_SFX(int mode, const scalar_t* ga, int64_t ga_ts, int64_t ga_bs, const scalar_t* gs, int64_t gs_ts,
                      int64_t gs_bs, const scalar_t* gu, int64_t gu_ts, int64_t gu_bs, const scalar_t* u, const scalar_t* s,
-                     const scalar_t* a, const scalar_t* sg, const scalar_t* W, const scalar_t* k, const scalar_t* inv_tau,
-                     const scalar_t* lam_m, scalar_t lam_s, scalar_t gain, scalar_t thr, scalar_t clamp, scalar_t quiet_thr,
+                     const uint8_t* q, const scalar_t* sg, const scalar_t* W, const scalar_t* k, const scalar_t* inv_tau,
+                     const scalar_t* lam_m, scalar_t lam_s, scalar_t gain, scalar_t thr, scalar_t clamp,
                      scalar_t width, int quiet_mode, int detach_reset, int64_t T, int64_t B, int64_t N,
-                     int64_t b0, int64_t b1, scalar_t* ke, scalar_t* dwt) {
-    scalar_t* buf = (scalar_t*)malloc((size_t)(4 * RB + 2) * N * sizeof(scalar_t));
-    int64_t* idx = (int64_t*)malloc(N * sizeof(int64_t));
-    if (!buf || !idx) { free(buf); free(idx); return 1; }
-    scalar_t* zero = buf + 4 * RB * N; scalar_t* srow = zero + N;
-    memset(zero, 0, N * sizeof(scalar_t));
-    /* quiet_mode 0: a < quiet_thr per element; 1: every element quiet; 2: none */
-    const scalar_t qthr = quiet_mode == 1 ? (scalar_t)INFINITY : quiet_mode == 2 ? -(scalar_t)INFINITY : quiet_thr;
+                     int64_t b0, int64_t b1, scalar_t* ke) {
+    scalar_t* buf = (scalar_t*)malloc((size_t)(3 * RB + 4) * N * sizeof(scalar_t));
+    if (!buf) return 1;
+    scalar_t* zero = buf + 3 * RB * N; scalar_t* srow = zero + N; scalar_t* qrow = srow + N; scalar_t* ones = qrow + N;
+    const int64_t NQ = (N + 7) / 8;
+    for (int64_t i = 0; i < N; ++i) { zero[i] = 0; ones[i] = 1; }
+    /* quiet_mode 0: the bits of q per element; 1: every element quiet; 2: none */
+    const scalar_t* quiet = quiet_mode == 1 ? ones : quiet_mode == 2 ? zero : qrow;
     const scalar_t keep_reset = detach_reset ? (scalar_t)0 : (scalar_t)1;
     for (int64_t g0 = b0; g0 < b1; g0 += RB) {
         const int nr = (int)(b1 - g0 < RB ? b1 - g0 : RB);
-        memset(buf, 0, (size_t)4 * RB * N * sizeof(scalar_t));
-        scalar_t* Gs = buf; scalar_t* Cs = buf + RB * N; scalar_t* Rs = buf + 2 * RB * N; scalar_t* Hs = buf + 3 * RB * N;
+        memset(buf, 0, (size_t)3 * RB * N * sizeof(scalar_t));
+        scalar_t* Gs = buf; scalar_t* Cs = buf + RB * N; scalar_t* Rs = buf + 2 * RB * N;
         const scalar_t* er[RB]; scalar_t* out[RB];
         for (int64_t t = T - 1; t >= 0; --t) {
             const int rec = W && t < T - 1;
@@ -275,11 +287,9 @@ int lif_backward_SFX(int mode, const scalar_t* ga, int64_t ga_ts, int64_t ga_bs,
             }
             for (int r = 0; r < nr; ++r) {
                 const int64_t b = g0 + r, off = (t * B + b) * N;
-                if (dwt && t < T - 1) {                  /* weight gradient over the spikes of step t */
-                    scalar_t* H = Hs + r * N; const scalar_t* kn = ke + off + B * N;
-                    for (int64_t i = 0; i < N; ++i) H[i] = H[i] * lam_s + kn[i];
-                    const int64_t ns = spike_index_SFX(s + off, N, idx);
-                    for (int64_t j = 0; j < ns; ++j) axpy_SFX((scalar_t)1, H, N, dwt + idx[j] * N);
+                if (mode == 0 && quiet_mode == 0) {      /* unpack the quiet bits of row (t, b) */
+                    const uint8_t* qr = q + (t * B + b) * NQ;
+                    for (int64_t i = 0; i < N; ++i) qrow[i] = (scalar_t)((qr[i >> 3] >> (i & 7)) & 1);
                 }
                 const scalar_t* sgr = sg ? sg + off : srow;
                 if (!sg) sig_row_SFX(u + off, thr, width, N, srow);
@@ -288,14 +298,36 @@ int lif_backward_SFX(int mode, const scalar_t* ga, int64_t ga_ts, int64_t ga_bs,
                 const scalar_t* gs_ = gs ? gs + t * gs_ts + b * gs_bs : zero;
                 if (mode == 0)
                     tssl_row_SFX(ga_, R_, gs_, s + off, u + off, t > 0 ? u + off - B * N : zero, t > 0 ? s + off - B * N : zero,
-                                 inv_tau, lam_m, a ? a + off : zero, sgr, k, lam_s, gain, clamp, qthr, N, Gs + r * N, Cs + r * N, ke + off);
+                                 inv_tau, lam_m, quiet, sgr, k, lam_s, gain, clamp, N, Gs + r * N, Cs + r * N, ke + off);
                 else
                     bptt_row_SFX(ga_, R_, gs_, gu ? gu + t * gu_ts + b * gu_bs : zero, s + off, u + off, lam_m, sgr, k,
                                  lam_s, gain, keep_reset, N, Gs + r * N, Cs + r * N, ke + off);
             }
         }
     }
-    free(buf); free(idx); return 0;
+    free(buf); return 0;
+}
+
+/* The recurrent weight gradient from the spikes, after the backward pass, for presynaptic neurons [j0, j1):
+   adds H[t, b, :] to row j of dwt [N, N] for every spike s[t, b, j] = 1, t < T - 1, with
+   H[t] = lam_s H[t + 1] + ke[t + 1] (H[T - 1] = 0); dL/dW = gain dwt^T. Every caller owns its rows of dwt,
+   so threads split the presynaptic neurons and share one N x N buffer. Returns 0, or 1 if out of memory. */
+int lif_wgrad_SFX(const scalar_t* ke, const scalar_t* s, scalar_t lam_s, int64_t T, int64_t B, int64_t N,
+                  int64_t j0, int64_t j1, scalar_t* dwt) {
+    scalar_t* H = (scalar_t*)malloc(N * sizeof(scalar_t));
+    int64_t* idx = (int64_t*)malloc((j1 - j0 + 1) * sizeof(int64_t));
+    if (!H || !idx) { free(H); free(idx); return 1; }
+    memset(dwt + j0 * N, 0, (size_t)(j1 - j0) * N * sizeof(scalar_t));
+    for (int64_t b = 0; b < B; ++b) {
+        memset(H, 0, N * sizeof(scalar_t));
+        for (int64_t t = T - 2; t >= 0; --t) {
+            const scalar_t* kn = ke + ((t + 1) * B + b) * N;
+            for (int64_t i = 0; i < N; ++i) H[i] = H[i] * lam_s + kn[i];
+            const int64_t ns = spike_index_SFX(s + (t * B + b) * N + j0, j1 - j0, idx);
+            for (int64_t j = 0; j < ns; ++j) axpy_SFX((scalar_t)1, H, N, dwt + (j0 + idx[j]) * N);
+        }
+    }
+    free(H); free(idx); return 0;
 }
 
 /* Input projection with sparse input: out[r, :] = sum_{j: x[r, j] != 0} x[r, j] wt[j, :] for rows [r0, r1),
@@ -318,33 +350,43 @@ void sparse_linear_wgrad_SFX(const scalar_t* x, const scalar_t* g, int64_t R, in
     }
 }
 
-/* The same four functions over `parts` contiguous ranges of batch rows (rows, input features), one OpenMP
-   thread each; the backward pass gives part p its own dwt + p N^2. */
+/* The same functions over `parts` contiguous ranges of batch rows (presynaptic neurons, rows, input
+   features), one OpenMP thread each. */
 int lif_forward_par_SFX(const scalar_t* x, const scalar_t* k, const scalar_t* wkt, const scalar_t* lam_m, scalar_t lam_s,
                         scalar_t gain, scalar_t thr, int64_t T, int64_t B, int64_t N, int parts,
-                        scalar_t* u, scalar_t* s, scalar_t* a, scalar_t* delta) {
+                        scalar_t* u, scalar_t* s, scalar_t* a, scalar_t* delta, scalar_t qthr, uint8_t* q) {
     int bad = 0;
     #pragma omp parallel for num_threads(parts) schedule(static, 1) reduction(|:bad)
     for (int p = 0; p < parts; ++p) {
         int64_t lo, hi; part_range(B, parts, p, &lo, &hi);
-        if (lo < hi) bad |= lif_forward_SFX(x, k, wkt, lam_m, lam_s, gain, thr, T, B, N, lo, hi, u, s, a, delta);
+        if (lo < hi) bad |= lif_forward_SFX(x, k, wkt, lam_m, lam_s, gain, thr, T, B, N, lo, hi, u, s, a, delta, qthr, q);
     }
     return bad;
 }
 
 int lif_backward_par_SFX(int mode, const scalar_t* ga, int64_t ga_ts, int64_t ga_bs, const scalar_t* gs, int64_t gs_ts,
                          int64_t gs_bs, const scalar_t* gu, int64_t gu_ts, int64_t gu_bs, const scalar_t* u, const scalar_t* s,
-                         const scalar_t* a, const scalar_t* sg, const scalar_t* W, const scalar_t* k, const scalar_t* inv_tau,
-                         const scalar_t* lam_m, scalar_t lam_s, scalar_t gain, scalar_t thr, scalar_t clamp, scalar_t quiet_thr,
+                         const uint8_t* q, const scalar_t* sg, const scalar_t* W, const scalar_t* k, const scalar_t* inv_tau,
+                         const scalar_t* lam_m, scalar_t lam_s, scalar_t gain, scalar_t thr, scalar_t clamp,
                          scalar_t width, int quiet_mode, int detach_reset, int64_t T, int64_t B, int64_t N,
-                         int parts, scalar_t* ke, scalar_t* dwt) {
+                         int parts, scalar_t* ke) {
     int bad = 0;
     #pragma omp parallel for num_threads(parts) schedule(static, 1) reduction(|:bad)
     for (int p = 0; p < parts; ++p) {
         int64_t lo, hi; part_range(B, parts, p, &lo, &hi);
-        if (lo < hi) bad |= lif_backward_SFX(mode, ga, ga_ts, ga_bs, gs, gs_ts, gs_bs, gu, gu_ts, gu_bs, u, s, a, sg, W, k,
-                                             inv_tau, lam_m, lam_s, gain, thr, clamp, quiet_thr, width, quiet_mode,
-                                             detach_reset, T, B, N, lo, hi, ke, dwt ? dwt + p * N * N : NULL);
+        if (lo < hi) bad |= lif_backward_SFX(mode, ga, ga_ts, ga_bs, gs, gs_ts, gs_bs, gu, gu_ts, gu_bs, u, s, q, sg, W, k,
+                                             inv_tau, lam_m, lam_s, gain, thr, clamp, width, quiet_mode,
+                                             detach_reset, T, B, N, lo, hi, ke);
+    }
+    return bad;
+}
+int lif_wgrad_par_SFX(const scalar_t* ke, const scalar_t* s, scalar_t lam_s, int64_t T, int64_t B, int64_t N,
+                      int parts, scalar_t* dwt) {
+    int bad = 0;
+    #pragma omp parallel for num_threads(parts) schedule(static, 1) reduction(|:bad)
+    for (int p = 0; p < parts; ++p) {
+        int64_t lo, hi; part_range(N, parts, p, &lo, &hi);
+        if (lo < hi) bad |= lif_wgrad_SFX(ke, s, lam_s, T, B, N, lo, hi, dwt);
     }
     return bad;
 }
@@ -389,14 +431,16 @@ def _cpu_id() -> str:
 def _declare(lib):
     P, I, INT = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
     for suf, R in (('f32', ctypes.c_float), ('f64', ctypes.c_double)):
-        f = getattr(lib, f'lif_forward_{suf}'); f.argtypes = [P, P, P, P, R, R, R] + [I] * 5 + [P] * 4; f.restype = INT
+        f = getattr(lib, f'lif_forward_{suf}'); f.argtypes = [P, P, P, P, R, R, R] + [I] * 5 + [P] * 4 + [R, P]; f.restype = INT
         f = getattr(lib, f'lif_backward_{suf}')
-        f.argtypes = [INT] + [P, I, I] * 3 + [P] * 8 + [R] * 6 + [INT, INT] + [I] * 5 + [P, P]; f.restype = INT
+        f.argtypes = [INT] + [P, I, I] * 3 + [P] * 8 + [R] * 5 + [INT, INT] + [I] * 5 + [P]; f.restype = INT
+        f = getattr(lib, f'lif_wgrad_{suf}'); f.argtypes = [P, P, R] + [I] * 5 + [P]; f.restype = INT
         f = getattr(lib, f'sparse_linear_{suf}'); f.argtypes = [P, P] + [I] * 4 + [P]; f.restype = None
         f = getattr(lib, f'sparse_linear_wgrad_{suf}'); f.argtypes = [P, P] + [I] * 5 + [P]; f.restype = None
-        f = getattr(lib, f'lif_forward_par_{suf}'); f.argtypes = [P, P, P, P, R, R, R] + [I] * 3 + [INT] + [P] * 4; f.restype = INT
+        f = getattr(lib, f'lif_forward_par_{suf}'); f.argtypes = [P, P, P, P, R, R, R] + [I] * 3 + [INT] + [P] * 4 + [R, P]; f.restype = INT
         f = getattr(lib, f'lif_backward_par_{suf}')
-        f.argtypes = [INT] + [P, I, I] * 3 + [P] * 8 + [R] * 6 + [INT, INT] + [I] * 3 + [INT] + [P, P]; f.restype = INT
+        f.argtypes = [INT] + [P, I, I] * 3 + [P] * 8 + [R] * 5 + [INT, INT] + [I] * 3 + [INT] + [P]; f.restype = INT
+        f = getattr(lib, f'lif_wgrad_par_{suf}'); f.argtypes = [P, P, R] + [I] * 3 + [INT, P]; f.restype = INT
         f = getattr(lib, f'sparse_linear_par_{suf}'); f.argtypes = [P, P] + [I] * 3 + [INT, P]; f.restype = None
         f = getattr(lib, f'sparse_linear_wgrad_par_{suf}'); f.argtypes = [P, P] + [I] * 3 + [INT, P]; f.restype = None
     lib.hrmas_openmp.restype = INT
@@ -473,6 +517,9 @@ def lif_forward_fused(i_ff:torch.Tensor, # feed-forward current [T, B, N] (CPU, 
                       w_rec:torch.Tensor|None=None, # recurrent weights [N, N] or None
                       threads:int|None=None, # worker threads (default: torch.get_num_threads())
                       with_delta:bool=True, # also return the increments Delta (else None)
+                      u_out:torch.Tensor|None=None, # write the membrane here ([T, B, N], contiguous); may be `i_ff` itself
+                      quiet:torch.Tensor|None=None, # fill with the quiet bits of the PSC, uint8 [T, B, ceil(N / 8)] (see `quiet_bits`)
+                      quiet_threshold:float=0., # the PSC level below which a neuron is quiet (with `quiet`)
                      ):
     "Fused LIF forward: (psc, spikes, membrane u, increments Delta), as `lif_forward_nograd`."
     lib = load_kernels()
@@ -481,14 +528,28 @@ def lif_forward_fused(i_ff:torch.Tensor, # feed-forward current [T, B, N] (CPU, 
     x, k = i_ff.detach().contiguous(), p.k.to(dt).contiguous()    # k * i_ff is formed in C, element by element
     wkt = None if w_rec is None else (w_rec.detach().t().to(dt) * p.k.to(dt)).contiguous()
     lam_m = (1 - 1 / p.tau_m.to(dt)).contiguous()
-    u, s, a = (torch.empty_like(x) for _ in range(3))
+    if u_out is not None and (u_out.shape != x.shape or u_out.dtype != dt or not u_out.is_contiguous()):
+        raise ValueError(f"u_out must be a contiguous {dt} tensor of shape {tuple(x.shape)}")
+    if quiet is not None and (quiet.shape != (T, B, (N + 7) // 8) or quiet.dtype != torch.uint8 or not quiet.is_contiguous()):
+        raise ValueError(f"quiet must be a contiguous uint8 tensor of shape {(T, B, (N + 7) // 8)}")
+    u = torch.empty_like(x) if u_out is None else u_out.detach()
+    s, a = torch.empty_like(x), torch.empty_like(x)
     delta = torch.empty_like(x) if with_delta else None
     common = (_p(x), _p(k), _p(wkt), _p(lam_m), 1 - 1 / p.tau_s, p.psc_gain, p.v_th, T, B, N)
-    outs, parts = (_p(u), _p(s), _p(a), _p(delta)), _parts(B, threads)
+    outs, parts = (_p(u), _p(s), _p(a), _p(delta), quiet_threshold, _p(quiet)), _parts(B, threads)
     if lib.hrmas_openmp(): codes = [getattr(lib, f'lif_forward_par_{_suffix(x)}')(*common, parts, *outs)]
     else: codes = _parallel(getattr(lib, f'lif_forward_{_suffix(x)}'), [(*common, b0, b1, *outs) for b0, b1 in _chunks(B, parts)])
     if any(codes): raise MemoryError("lif_forward_fused: out of memory for its scratch buffers")
-    return a, s, u, delta
+    return a, s, (u if u_out is None else u_out), delta
+
+def quiet_bits(a:torch.Tensor, # PSC [T, B, N]
+               threshold:float, # quiet below this level
+              ) -> torch.Tensor:
+    "The TSSL-BP quiet flags (a < threshold) packed one bit per neuron: uint8 [T, B, ceil(N / 8)], bit i % 8 of byte i // 8."
+    T, B, N = a.shape
+    q = a.new_zeros(T, B, -(-N // 8) * 8, dtype=torch.uint8)
+    q[..., :N] = a < threshold
+    return (q.view(T, B, -1, 8) << torch.arange(8, dtype=torch.uint8)).sum(-1, dtype=torch.uint8)
 
 # %% ../nbs/03a_kernels.ipynb #248140d9
 DENSE_W_GRAD_RATE = 0.25    # firing rate above which the recurrent weight gradient is one dense matmul
@@ -503,7 +564,7 @@ def _rows(g, dt, zero):
 
 @torch.no_grad()
 def lif_backward_fused(g_a:torch.Tensor|None, # dL/da [T, B, N] (None: zero)
-                       u:torch.Tensor, s:torch.Tensor, a:torch.Tensor|None, # membrane, spikes, PSC of the forward pass (PSC: 'tsslbp' only)
+                       u:torch.Tensor, s:torch.Tensor, a:torch.Tensor|None, # membrane, spikes, PSC of the forward pass (PSC: 'tsslbp' without `quiet`)
                        p:LIFParams, # neuron constants
                        w_rec:torch.Tensor|None=None, # recurrent weights [N, N] or None
                        method:str='tsslbp', # 'tsslbp' or 'bptt'
@@ -515,6 +576,7 @@ def lif_backward_fused(g_a:torch.Tensor|None, # dL/da [T, B, N] (None: zero)
                        detach_reset:bool=False, # 'bptt': no gradient through the reset
                        w_grad:bool=True, # also compute dL/dW_rec
                        threads:int|None=None, # worker threads (default: torch.get_num_threads())
+                       quiet:torch.Tensor|None=None, # 'tsslbp': the quiet bits saved by the forward pass (`quiet_bits`), instead of `a`
                       ):
     "Fused backward pass: (k * dL/du [T, B, N], dL/dW_rec or None), as the reference TSSL-BP / BPTT."
     from hrmas.tsslbp import TSSLBPConfig
@@ -523,8 +585,7 @@ def lif_backward_fused(g_a:torch.Tensor|None, # dL/da [T, B, N] (None: zero)
     lib = load_kernels()
     T, B, N = u.shape
     dt = u.dtype
-    if a is None and method == 'tsslbp': raise ValueError("method 'tsslbp' needs the PSC a of the forward pass")
-    u, s = u.contiguous(), s.contiguous(); a = None if a is None else a.contiguous()
+    u, s = u.contiguous(), s.contiguous()
     zero = u.new_zeros(N)
     (ga, ga_t, ga_b), (gs, gs_t, gs_b) = _rows(g_a, dt, zero), _rows(g_s, dt, zero)
     gu, gu_t, gu_b = _rows(g_u if method == 'bptt' else None, dt, zero)
@@ -534,26 +595,35 @@ def lif_backward_fused(g_a:torch.Tensor|None, # dL/da [T, B, N] (None: zero)
     if method == 'tsslbp':
         mode, width, clamp = 0, cfg.sigmoid_width, cfg.slope_clamp
         thr = p.psc_gain / 4 if cfg.quiet_threshold is None else cfg.quiet_threshold
-        quiet = 0 if not cfg.legacy_global_switch else (1 if float(s.mean()) <= cfg.legacy_rate else 2)
-    else: mode, width, clamp, thr, quiet = 1, sigmoid_width, 0., 0., 2
+        qmode = 0 if not cfg.legacy_global_switch else (1 if float(s.mean()) <= cfg.legacy_rate else 2)
+        if qmode == 0 and quiet is None:
+            if a is None: raise ValueError("method 'tsslbp' needs the PSC a of the forward pass or its quiet bits (`quiet`)")
+            quiet = quiet_bits(a.to(dt), thr)
+        if qmode == 0 and (quiet.shape != (T, B, (N + 7) // 8) or quiet.dtype != torch.uint8):
+            raise ValueError(f"quiet must be uint8 of shape {(T, B, (N + 7) // 8)} (see `quiet_bits`), got {quiet.dtype} {tuple(quiet.shape)}")
+        q = quiet.contiguous() if qmode == 0 else None
+    else: mode, width, clamp, thr, qmode, q = 1, sigmoid_width, 0., 0., 2, None
     want_w = W is not None and w_grad
     sparse_w = want_w and float(s.mean()) <= DENSE_W_GRAD_RATE
-    parts = _parts(B, threads)
-    dwt = torch.zeros(parts, N, N, dtype=dt) if sparse_w else None
     ke = torch.empty_like(u)
-    common = (mode, _p(ga), ga_t, ga_b, _p(gs), gs_t, gs_b, _p(gu), gu_t, gu_b, _p(u), _p(s), _p(a), _p(sg),
-              _p(W), _p(k), _p(inv_tau), _p(lam_m), 1 - 1 / p.tau_s, p.psc_gain, p.v_th, clamp, thr, width,
-              quiet, int(detach_reset), T, B, N)
-    if lib.hrmas_openmp(): codes = [getattr(lib, f'lif_backward_par_{_suffix(u)}')(*common, parts, _p(ke), _p(dwt))]
-    else: codes = _parallel(getattr(lib, f'lif_backward_{_suffix(u)}'),
-                            [(*common, b0, b1, _p(ke), _p(None if dwt is None else dwt[j])) for j, (b0, b1) in enumerate(_chunks(B, parts))])
+    common = (mode, _p(ga), ga_t, ga_b, _p(gs), gs_t, gs_b, _p(gu), gu_t, gu_b, _p(u), _p(s), _p(q), _p(sg),
+              _p(W), _p(k), _p(inv_tau), _p(lam_m), 1 - 1 / p.tau_s, p.psc_gain, p.v_th, clamp, width,
+              qmode, int(detach_reset), T, B, N)
+    omp, sfx = lib.hrmas_openmp(), _suffix(u)
+    parts = _parts(B, threads)
+    if omp: codes = [getattr(lib, f'lif_backward_par_{sfx}')(*common, parts, _p(ke))]
+    else: codes = _parallel(getattr(lib, f'lif_backward_{sfx}'), [(*common, b0, b1, _p(ke)) for b0, b1 in _chunks(B, parts)])
     if any(codes): raise MemoryError("lif_backward_fused: out of memory for its scratch buffers")
     g_w = None
-    if sparse_w:                                       # reduce the per-thread buffers in place (no extra N x N)
-        for j in range(1, parts): dwt[0].add_(dwt[j])
-        g_w = dwt[0].t().mul_(p.psc_gain)
+    if sparse_w:                  # from the spikes, after the loop: threads split the presynaptic rows of one buffer
+        dwt, parts = torch.empty(N, N, dtype=dt), _parts(N, threads)
+        wargs = (_p(ke), _p(s), 1 - 1 / p.tau_s, T, B, N)
+        if omp: codes = [getattr(lib, f'lif_wgrad_par_{sfx}')(*wargs, parts, _p(dwt))]
+        else: codes = _parallel(getattr(lib, f'lif_wgrad_{sfx}'), [(*wargs, j0, j1, _p(dwt)) for j0, j1 in _chunks(N, parts)])
+        if any(codes): raise MemoryError("lif_backward_fused: out of memory for its scratch buffers")
+        g_w = dwt.t().mul_(p.psc_gain)
     elif want_w:
-        if a is None:               # BPTT does not keep the PSC: rebuild it from the spikes (high firing rates only)
+        if a is None:               # the autograd Functions do not keep the PSC: rebuild it from the spikes (high rates only)
             a, a_t = torch.empty_like(s), s.new_zeros(B, N)
             for t in range(T): a_t = torch.add(a_t * (1 - 1 / p.tau_s), s[t], alpha=p.psc_gain); a[t] = a_t
         g_w = ke[1:].reshape(-1, N).t() @ a[:-1].reshape(-1, N)
@@ -563,8 +633,10 @@ def lif_backward_fused(g_a:torch.Tensor|None, # dL/da [T, B, N] (None: zero)
 class FusedBPTTFunction(torch.autograd.Function):
     "LIF layer over a sequence: exact forward, surrogate-gradient BPTT backward, both fused. Returns (psc, spikes, membrane)."
     @staticmethod
-    def forward(ctx, i_ff, w_rec, p, surrogate):
-        a, s, u, _ = lif_forward_fused(i_ff, p, w_rec, with_delta=False)
+    def forward(ctx, i_ff, w_rec, p, surrogate, overwrite=False):
+        over = overwrite and i_ff.is_contiguous()      # the membrane replaces the input current in its memory
+        a, s, u, _ = lif_forward_fused(i_ff, p, w_rec, with_delta=False, u_out=i_ff if over else None)
+        if over: ctx.mark_dirty(i_ff)
         ctx.save_for_backward(u, s, w_rec)            # not a: the BPTT backward pass does not read the PSC
         ctx.p, ctx.surrogate = p, surrogate
         ctx.set_materialize_grads(False)               # unused outputs send None, not [T, B, N] zeros
@@ -577,7 +649,7 @@ class FusedBPTTFunction(torch.autograd.Function):
         sg = None if sur.name == 'sigmoid' else sur.grad(u - p.v_th)
         ke, g_w = lif_backward_fused(g_a, u, s, None, p, w_rec, 'bptt', g_s=g_s, g_u=g_u, surrogate_grad=sg,
                                      sigmoid_width=sur.params.get('width', 0.2), w_grad=ctx.needs_input_grad[1])
-        return ke, g_w, None, None
+        return ke, g_w, None, None, None
 
 def bptt_fusable(i_ff:torch.Tensor, # feed-forward current [T, B, N]
                  p:LIFParams, # neuron constants
@@ -592,20 +664,21 @@ def lif_bptt_fused(i_ff:torch.Tensor, # feed-forward input current [T, B, N]
                    w_rec:torch.Tensor|None, # recurrent weights [N, N] or None
                    p:LIFParams, # neuron constants
                    spike_fn, # a `Surrogate`
+                   overwrite:bool=False, # reuse the memory of `i_ff` (a temporary nothing else reads) for the membrane
                   ) -> LIFRecord:
     "Surrogate-gradient BPTT through a LIF layer with the fused kernels; same result as `lif_bptt`."
-    return LIFRecord(*FusedBPTTFunction.apply(i_ff, w_rec, p, spike_fn))
+    return LIFRecord(*FusedBPTTFunction.apply(i_ff, w_rec, p, spike_fn, overwrite))
 
 # %% ../nbs/03a_kernels.ipynb #82a9f5df
 SPARSE_INPUT_DENSITY = 0.15   # input density up to which the input projection is spike-driven
 
 class SparseInputLinear(torch.autograd.Function):
-    "x @ weight.T for a sparse 2-d input x on the CPU: forward and weight gradient over x's non-zeros."
+    "x @ weight.T for a sparse input x [..., K] on the CPU: forward and weight gradient over x's non-zeros."
     @staticmethod
     def forward(ctx, x, weight):
         x, wt = x.contiguous(), weight.detach().t().contiguous()
-        R, K = x.shape; N = wt.shape[1]
-        out = x.new_empty(R, N)
+        K, N = wt.shape; R = x.numel() // K
+        out = x.new_empty(*x.shape[:-1], N)              # not a view: the LIF layer may write its membrane over it
         lib, parts = load_kernels(), _parts(R)
         if lib.hrmas_openmp(): getattr(lib, f'sparse_linear_par_{_suffix(x)}')(_p(x), _p(wt), R, K, N, parts, _p(out))
         else: _parallel(getattr(lib, f'sparse_linear_{_suffix(x)}'), [(_p(x), _p(wt), K, N, r0, r1, _p(out)) for r0, r1 in _chunks(R, parts)])
@@ -615,11 +688,11 @@ class SparseInputLinear(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g):
         x, weight = ctx.saved_tensors
+        K = x.shape[-1]; N = g.shape[-1]; R = x.numel() // K
         g = g.contiguous().to(x.dtype)
-        g_x = g @ weight if ctx.needs_input_grad[0] else None
+        g_x = (g.reshape(R, N) @ weight).view(x.shape) if ctx.needs_input_grad[0] else None
         g_w = None
         if ctx.needs_input_grad[1]:
-            R, K = x.shape; N = g.shape[1]
             dwt = x.new_empty(K, N)                      # threads split the input features: no reduction
             lib, parts = load_kernels(), _parts(K)
             if lib.hrmas_openmp(): getattr(lib, f'sparse_linear_wgrad_par_{_suffix(x)}')(_p(x), _p(g), R, K, N, parts, _p(dwt))
@@ -639,6 +712,7 @@ def input_projection(x:torch.Tensor, # input [T, B, N_in] (spikes or PSCs)
     "x @ weight.T for all T: `[T, B, N]`; spike-driven when x is sparse and the fused kernels are available."
     T, B, K = x.shape
     x2 = x.reshape(T * B, K)
+    # 3-d in, 3-d out (no .view of a 2-d result): the output is no view, so a layer may reuse its memory in place
     if x.dtype == weight.dtype and x.numel() and kernels_available(x) and _density(x2) <= SPARSE_INPUT_DENSITY:
-        return SparseInputLinear.apply(x2, weight).view(T, B, -1)
-    return (x2 @ weight.t()).view(T, B, -1)
+        return SparseInputLinear.apply(x, weight)
+    return x @ weight.t()

@@ -116,16 +116,16 @@ def lif_bptt(i_ff:torch.Tensor, # feed-forward input current [T, B, N]
         outs.append(out)
     return LIFRecord(*(torch.cat(x) for x in zip(*outs)))
 
-def _run_lif(i_ff, p, w_rec, method, surrogate, tsslbp_cfg):
-    "`lif_sequence` without its input checks."
+def _run_lif(i_ff, p, w_rec, method, surrogate, tsslbp_cfg, overwrite=False):
+    "`lif_sequence` without its input checks; `overwrite`: i_ff is a temporary the fused kernels may reuse for the membrane."
     if method == 'tsslbp':
         from hrmas.tsslbp import TSSLBPFunction, TSSLBPConfig
-        return LIFRecord(*TSSLBPFunction.apply(i_ff, w_rec, p, tsslbp_cfg or TSSLBPConfig()))
+        return LIFRecord(*TSSLBPFunction.apply(i_ff, w_rec, p, tsslbp_cfg or TSSLBPConfig(), overwrite))
     if method == 'bptt':
         from hrmas.surrogate import get_surrogate
         from hrmas.kernels import bptt_fusable, lif_bptt_fused
         spike_fn = get_surrogate(surrogate)
-        if bptt_fusable(i_ff, p, spike_fn): return lif_bptt_fused(i_ff, w_rec, p, spike_fn)   # CPU: fused kernels
+        if bptt_fusable(i_ff, p, spike_fn): return lif_bptt_fused(i_ff, w_rec, p, spike_fn, overwrite)   # CPU: fused kernels
         return lif_bptt(i_ff, w_rec, p, spike_fn)
     raise ValueError(f"method must be 'tsslbp' or 'bptt', got {method!r}")
 
@@ -194,7 +194,8 @@ class LIF(nn.Module):
         i_ff = input_projection(x, self.weight)     # all T at once (spike-driven when x is sparse spikes)
         p, w = self.params(), self.recurrent_weight()
         _check_lif_inputs(i_ff, w, p, finite=False)   # x was scanned for NaN/inf above; i_ff need not be again
-        rec = _run_lif(i_ff, p, w, self.method, self.surrogate, self.tsslbp_cfg)
+        # i_ff is ours alone (the projection's backward reads x and the weight, not i_ff): the membrane may take its memory
+        rec = _run_lif(i_ff, p, w, self.method, self.surrogate, self.tsslbp_cfg, overwrite=True)
         return rec if record else rec.psc
 
     def extra_repr(self): return f"{self.n_in}, {self.n_out}, method={self.method!r}, tau_s={self.tau_s}, v_th={self.v_th}"

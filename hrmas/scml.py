@@ -333,7 +333,7 @@ class SCML(LIF):
         else:
             p = self.params()
             _check_lif_inputs(i_ff, w, p, finite=False)   # x was scanned for NaN/inf above
-            rec = _run_lif(i_ff, p, w, self.method, self.surrogate, self.tsslbp_cfg)
+            rec = _run_lif(i_ff, p, w, self.method, self.surrogate, self.tsslbp_cfg, overwrite=True)   # i_ff is a temporary
         return rec if record else rec.psc
 
     @classmethod

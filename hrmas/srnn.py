@@ -348,7 +348,7 @@ class SRNNTask:
     tau_m_mult: float = 2.         # lr multiplier of the hidden tau_m
     tau_adp_mult: float = 2.       # lr multiplier of the hidden tau_adp
     out_tau_mult: float = 2.       # lr multiplier of the readout taus
-    schedule: str = 'step'         # 'step' (StepLR) or 'linear' (linear decay to 0)
+    schedule: str = 'step'         # 'step' (StepLR), 'linear' (per-step linear decay to 0) or 'cosine' (per-epoch cosine decay to 0)
     step_size: int = 10
     gamma: float = 0.5
     epochs: int = 20
@@ -422,7 +422,8 @@ def srnn_for_task(name:str, # a key of `SRNN_TASKS`: 'ecg', 'shd', 'smnist', 'ps
     elif task.schedule == 'linear':
         total = max(1, task.epochs * steps_per_epoch)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: max(0., 1 - i / total))
-    else: raise ValueError(f"schedule must be 'step' or 'linear', got {task.schedule!r}")
+    elif task.schedule == 'cosine': sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, task.epochs))
+    else: raise ValueError(f"schedule must be 'step', 'linear' or 'cosine', got {task.schedule!r}")
     return SRNNSetup(model, opt, sched, model.loss, task)
 
 # %% ../nbs/07_srnn.ipynb #64806b16

@@ -93,12 +93,19 @@ def _use_fused(cfg, x):
 class TSSLBPFunction(torch.autograd.Function):
     "LIF layer over a sequence: exact forward, TSSL-BP backward. Returns (psc, spikes, membrane)."
     @staticmethod
-    def forward(ctx, i_ff, w_rec, p, cfg):
+    def forward(ctx, i_ff, w_rec, p, cfg, overwrite=False):
         ctx.fused = _use_fused(cfg, i_ff)
         if ctx.fused:                                  # the fused backward recomputes Delta from u and s
             from hrmas.kernels import lif_forward_fused
-            a, s, u, _ = lif_forward_fused(i_ff, p, w_rec, with_delta=False)
-            ctx.save_for_backward(u, s, a, w_rec)
+            T, B, N = i_ff.shape
+            # not the PSC a (the caller holds it if it needs it): only its quiet flags, one bit per element
+            q = None if cfg.legacy_global_switch else torch.empty(T, B, (N + 7) // 8, dtype=torch.uint8)
+            thr = p.psc_gain / 4 if cfg.quiet_threshold is None else cfg.quiet_threshold
+            over = overwrite and i_ff.is_contiguous()  # the membrane replaces the input current in its memory
+            a, s, u, _ = lif_forward_fused(i_ff, p, w_rec, with_delta=False, u_out=i_ff if over else None,
+                                           quiet=q, quiet_threshold=thr)
+            if over: ctx.mark_dirty(i_ff)
+            ctx.save_for_backward(u, s, q, w_rec)
         else:
             a, s, u, delta = lif_forward_nograd(i_ff, p, w_rec)
             ctx.save_for_backward(u, s, a, delta, w_rec)
@@ -112,10 +119,10 @@ class TSSLBPFunction(torch.autograd.Function):
         p = ctx.p
         if ctx.fused:                                  # one C call per thread; k * e and dL/dW directly
             from hrmas.kernels import lif_backward_fused
-            u, s, a, w_rec = ctx.saved_tensors
-            ke, g_w = lif_backward_fused(g_a, u, s, a, p, w_rec, 'tsslbp', ctx.cfg, g_s=g_s,
+            u, s, q, w_rec = ctx.saved_tensors
+            ke, g_w = lif_backward_fused(g_a, u, s, None, p, w_rec, 'tsslbp', ctx.cfg, g_s=g_s, quiet=q,
                                          w_grad=w_rec is not None and ctx.needs_input_grad[1])
-            return ke, g_w, None, None
+            return ke, g_w, None, None, None
         u, s, a, delta, w_rec = ctx.saved_tensors
         if g_a is None: g_a = torch.zeros_like(u)
         e = tsslbp_backward(g_a, u, s, a, delta, p, w_rec, ctx.cfg, g_s)
@@ -124,7 +131,7 @@ class TSSLBPFunction(torch.autograd.Function):
         if w_rec is not None and ctx.needs_input_grad[1]:
             N = u.shape[-1]
             g_w = ke[1:].reshape(-1, N).t() @ a[:-1].reshape(-1, N)   # one matmul for all t
-        return ke, g_w, None, None
+        return ke, g_w, None, None, None
 
 def tsslbp_lif(i_ff:torch.Tensor, # feed-forward current [T, B, N]
                p:LIFParams, # neuron constants (k, tau_m frozen: no gradient)
