@@ -217,8 +217,10 @@ def effective_weight(self:MotifConnectivity) -> torch.Tensor:
         A = torch.cat([torch.softmax(L, 0)[:2] for L in self.type_logits], 1)
         flat, slot, w = self.edge_flat, self.edge_slot, torch.softmax(self.size_logits, 0)[self.edge_owner]
     vals = A[:, slot] if w is None else A[:, slot] * w          # [2, edges]: E and I mass per edge
-    P = vals.new_zeros(2, n * n).index_add_(1, flat, vals).view(2, n, n)
-    return self.w_exc * P[0] + self.w_inh * P[1]
+    # per edge w^E P^E - 2 P^I, summed into one N x N matrix (an edge of several sizes adds up): the only dense
+    # work is one zero-filled N x N in the forward pass and the N x N gradient of W^E in the backward pass
+    e = self.w_exc.view(-1)[flat] * vals[0] + self.w_inh * vals[1]
+    return e.new_zeros(n * n).index_add_(0, flat, e).view(n, n)
 
 # %% ../nbs/04_scml.ipynb #fd6b14ab
 @patch
