@@ -307,6 +307,11 @@ class SRNN(nn.Module):
 
     def tau_parameters(self): return [p for m in [*self.layers, self.readout] for p in m.tau_parameters()]
     def weight_parameters(self): return [p for m in [*self.layers, self.readout] for p in m.weight_parameters()]
+    @torch.no_grad()
+    def clamp_tau_(self, tau_min:float=1.):
+        "Clamp every time constant to >= tau_min in place (the reference does not; a tau that crosses 0 makes exp(-1/tau) blow up)."
+        for p in self.tau_parameters(): p.clamp_(min=tau_min)
+        return self
     def arch_parameters(self):
         "Architecture parameters of the weight providers (e.g. SC-ML size/type logits), for a separate optimiser."
         return [p for l in self.layers if l.weight_provider is not None and hasattr(l.weight_provider, 'arch_parameters')
@@ -349,6 +354,7 @@ class SRNNTask:
     tau_adp_mult: float = 2.       # lr multiplier of the hidden tau_adp
     out_tau_mult: float = 2.       # lr multiplier of the readout taus
     schedule: str = 'step'         # 'step' (StepLR), 'linear' (per-step linear decay to 0) or 'cosine' (per-epoch cosine decay to 0)
+    tau_min: float|None = None     # clamp every tau to >= tau_min after each optimiser step (None: unconstrained, as the reference)
     step_size: int = 10
     gamma: float = 0.5
     epochs: int = 20
@@ -529,6 +535,7 @@ def train_srnn(setup:SRNNSetup, # from `srnn_for_task`
                 N = par.reduce_sum(float(n)) if par is not None else n
                 step.backward(loss * (n / N) if par is not None else loss)
                 step.step(opt, model.parameters())
+                if task.tau_min is not None: model.clamp_tau_(task.tau_min)
                 if task.schedule == 'linear': sched.step()
                 a = srnn_accuracy(model, out.detach().float(), y)
                 r = float(sum(hs) / len(hs)) if hs else float('nan')
@@ -536,6 +543,10 @@ def train_srnn(setup:SRNNSetup, # from `srnn_for_task`
                 if par is not None: vals = par.reduce_sum(vals)
                 tl += vals[0]; acc_sum += vals[1]; n_seq += vals[2]; rate += vals[3]; nb += 1
             if task.schedule != 'linear': sched.step()
+            bad = [n for n, p in model.named_parameters() if not torch.isfinite(p).all()]   # once per epoch: cheap
+            if bad: raise FloatingPointError(f"SRNN parameters became non-finite in epoch {ep + 1}: {', '.join(bad)}"
+                                             + ("; a time constant crossed 0: set tau_min (e.g. 1.0)" if any('tau' in n for n in bad) else "")
+                                             + "; nan_guard=True names the first non-finite step")
             rec = dict(epoch=ep + 1, train_loss=tl / max(nb, 1), train_acc=acc_sum / max(n_seq, 1), rate=rate / max(nb, 1), epoch_s=time.time() - t0)
             if test_loader is not None and ((ep + 1) % eval_every == 0 or ep + 1 == epochs):
                 rec.update({f'test_{k}': v for k, v in evaluate_srnn(model, test_loader, device).items()})
