@@ -577,6 +577,7 @@ def run_ecg(root, # ECG QTDB folder
             checkpoint:str|None=None, # save the final state_dict here
             metrics=None, # a `RunDir` or a CSV path: one row per epoch (loss, accuracy, firing rate)
             schedule:str='step', # 'step': the reference's StepLR(100, 0.5); 'cosine': per-epoch cosine decay to 0 over `epochs`
+            tau_min:float|None=None, # clamp the time constants to >= tau_min after each step (None: unconstrained, as the reference)
            ) -> dict:
     "Train and test the ECG 4-36-6 SRNN as the reference script does; return the history and summary figures."
     from hrmas.core import set_seed, get_device
@@ -586,7 +587,7 @@ def run_ecg(root, # ECG QTDB folder
     dev = get_device(device)
     xtr, ytr, _ = ecg_tensors(root, 'train'); test = [tuple(t.to(dev) for t in ecg_tensors(root, 'test'))]
     set_seed(seed)
-    setup = srnn_for_task('ecg', device=dev, schedule=schedule, epochs=epochs, **kw[variant])
+    setup = srnn_for_task('ecg', device=dev, schedule=schedule, epochs=epochs, batch_size=batch_size, tau_min=tau_min, **kw[variant])
     class _Batches:
         def __iter__(self):
             perm = torch.randperm(xtr.shape[1])
@@ -595,6 +596,6 @@ def run_ecg(root, # ECG QTDB folder
     hist = train_srnn(setup, _Batches(), epochs=epochs, test_loader=test, log=log, device=dev, metrics=metrics)
     if checkpoint: torch.save(setup.model.state_dict(), checkpoint)
     accs = [h['test_acc'] for h in hist]
-    return dict(variant=variant, seed=seed, epochs=epochs, batch_size=batch_size, schedule=schedule, history=hist, final=hist[-1],
+    return dict(variant=variant, seed=seed, epochs=epochs, batch_size=batch_size, schedule=schedule, tau_min=tau_min, history=hist, final=hist[-1],
                 best_test_acc=max(accs), epochs_to_85=next((h['epoch'] for h in hist if h['test_acc'] >= 0.85), None),
                 mean_epoch_s=sum(h['epoch_s'] for h in hist) / len(hist), wall_s=time.time() - t0, model=setup.model)
