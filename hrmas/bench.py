@@ -423,6 +423,9 @@ class RowTrial:
             if self.runner.calibrated: self.res['rate'] = float(self.last.float().mean())
             if memory:
                 self.runner.zero_grad(); self.last = None
+                # free the last step's gradients first: the profiler sees some frees of blocks allocated before it started
+                # and not others, which would make the figure depend on which ones (up to the size of the gradients)
+                self.runner.zero_grad(); gc.collect()
                 self.res['peak_mb'] = peak_memory_mb(lambda: self.runner.step(self.xs), self.dev)
             lo, hi = RATE_RANGE
             if self.runner.calibrated and not lo <= self.res['rate'] <= hi:
