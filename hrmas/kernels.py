@@ -594,7 +594,7 @@ def lif_backward_fused(g_a:torch.Tensor|None, # dL/da [T, B, N] (None: zero)
     sg = None if surrogate_grad is None or method == 'tsslbp' else surrogate_grad.to(dt).contiguous()
     if method == 'tsslbp':
         mode, width, clamp = 0, cfg.sigmoid_width, cfg.slope_clamp
-        thr = p.psc_gain / 4 if cfg.quiet_threshold is None else cfg.quiet_threshold
+        thr = cfg.quiet_level(p.psc_gain)
         qmode = 0 if not cfg.legacy_global_switch else (1 if float(s.mean()) <= cfg.legacy_rate else 2)
         if qmode == 0 and quiet is None:
             if a is None: raise ValueError("method 'tsslbp' needs the PSC a of the forward pass or its quiet bits (`quiet`)")

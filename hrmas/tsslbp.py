@@ -24,6 +24,10 @@ class TSSLBPConfig:
     legacy_rate:float = 0.1              # firing ratio of the legacy switch
     backend:str = 'auto'                 # 'auto': fused C kernels on CPU when available (03a_kernels); 'torch': reference
 
+    def quiet_level(self, psc_gain:float) -> float:
+        "The PSC below which a neuron is quiet: `quiet_threshold`, or psc_gain / 4 when it is None."
+        return psc_gain / 4 if self.quiet_threshold is None else self.quiet_threshold
+
 # %% ../nbs/03_tsslbp.ipynb #72937574
 @torch.no_grad()
 def lif_forward_nograd(i_ff:torch.Tensor, # feed-forward current [T, B, N]
@@ -64,7 +68,7 @@ def tsslbp_backward(g_a:torch.Tensor, # dL/da [T, B, N]
     rho = s * inv
     coef_c = rho * u / p.tau_m + (1 - s) * lam_m          # multiplies the carry in e_raw
     decay_c = (1 - s) * lam_m                               # carry decay between spikes
-    thr = gain / 4 if cfg.quiet_threshold is None else cfg.quiet_threshold
+    thr = cfg.quiet_level(gain)
     if cfg.legacy_global_switch: quiet = torch.full_like(s, float(s.mean() <= cfg.legacy_rate))
     else: quiet = (a < thr).to(u.dtype)
     surr = quiet * sigmoid_grad(u - p.v_th, cfg.sigmoid_width)
@@ -100,7 +104,7 @@ class TSSLBPFunction(torch.autograd.Function):
             T, B, N = i_ff.shape
             # not the PSC a (the caller holds it if it needs it): only its quiet flags, one bit per element
             q = None if cfg.legacy_global_switch else torch.empty(T, B, (N + 7) // 8, dtype=torch.uint8)
-            thr = p.psc_gain / 4 if cfg.quiet_threshold is None else cfg.quiet_threshold
+            thr = cfg.quiet_level(p.psc_gain)
             over = overwrite and i_ff.is_contiguous()  # the membrane replaces the input current in its memory
             a, s, u, _ = lif_forward_fused(i_ff, p, w_rec, with_delta=False, u_out=i_ff if over else None,
                                            quiet=q, quiet_threshold=thr)
