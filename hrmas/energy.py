@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from .core import check_tensor
 from .neurons import ALIF, ALIFRecord, LIF, LIFRecord
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['ENERGY_PRESETS', 'COUNTERS', 'op_costs', 'fan_out', 'is_event_tensor', 'synaptic_ops', 'LayerOps', 'register_counter',
@@ -59,7 +60,7 @@ def synaptic_ops(x:torch.Tensor, # presynaptic activity [T, B, n_pre]
     if events: return 'ac', (x.detach() != 0).to(torch.float64).reshape(x.shape[0], -1, x.shape[-1]).sum(1) @ fo
     return 'mac', torch.full((x.shape[0],), float(fo.sum()) * x.shape[1], dtype=torch.float64)
 
-# %% ../nbs/12_energy.ipynb #f1811472
+# %% ../nbs/12_energy.ipynb #e881ccd0
 @dataclass
 class LayerOps:
     "Operation counts of one layer, summed over all samples seen (divide by `samples` for per-sample figures)."
@@ -79,6 +80,7 @@ class LayerOps:
     @property
     def rate(self) -> float: return self.spikes / max(self.neurons * self.steps * self.samples, 1)
 
+# %% ../nbs/12_energy.ipynb #982ce816
 def _add(rec, name, val):
     setattr(rec, name, getattr(rec, name) + float(val))
 
@@ -101,13 +103,18 @@ def _shift(x): return torch.cat([torch.zeros_like(x[:1]), x[:-1]]).detach()   # 
 
 def _rnn_macs(n_in, n_out, recurrent, T, B): return float(T * B * n_out * (n_in + (n_out if recurrent else 0)))
 
+# %% ../nbs/12_energy.ipynb #158f4482
+def _alif_macs(mod):
+    "Neuron MACs per ALIF neuron per step: 3 when adaptive, 1 when beta = 0 (theta = b0, b not tracked)."
+    return 3 if mod.beta != 0 else 1
+
 def _count_alif(mod, rec, inp, out):
     x = inp[0]; T, B, _ = x.shape
     spikes = out.spikes if isinstance(out, ALIFRecord) else out
     w_rec = mod.recurrent_weight() if hasattr(mod, 'recurrent_weight') else (None if mod.rec is None else mod.rec.weight)
     _count_projection(rec, x, mod.fc.weight)
     if w_rec is not None: _count_projection(rec, _shift(spikes), w_rec, events=True)   # s[t-1] feeds step t
-    _add(rec, 'spikes', spikes.detach().sum()); _add(rec, 'mac_neuron', 3 * T * B * mod.n_out)
+    _add(rec, 'spikes', spikes.detach().sum()); _add(rec, 'mac_neuron', _alif_macs(mod) * T * B * mod.n_out)
     _add(rec, 'rnn_mac', _rnn_macs(mod.n_in, mod.n_out, w_rec is not None, T, B))
     return T, B
 
@@ -124,6 +131,7 @@ def _count_lif(mod, rec, inp, out):
     _add(rec, 'rnn_mac', _rnn_macs(mod.n_in, mod.n_out, w_rec is not None, T, B))
     return T, B
 
+# %% ../nbs/12_energy.ipynb #c6b750b7
 def _count_li(mod, rec, inp, out):
     x = inp[0]; T, B, _ = x.shape
     _count_projection(rec, x, mod.fc.weight)
@@ -139,6 +147,7 @@ def _count_linear(mod, rec, inp, out):
     _add(rec, 'rnn_mac', _rnn_macs(mod.in_features, mod.out_features, False, T, B))
     return T, B
 
+# %% ../nbs/12_energy.ipynb #5eb96e11
 COUNTERS = {}   # class -> (kind, counting function, neurons of a module)
 
 def register_counter(cls:type, # layer class (subclasses are matched too)
@@ -162,7 +171,7 @@ def _counter_for(mod):
         if cls in COUNTERS: return COUNTERS[cls]
     return None
 
-# %% ../nbs/12_energy.ipynb #f72c23ea
+# %% ../nbs/12_energy.ipynb #f867936f
 @dataclass
 class EnergyReport:
     "Per-layer operation counts of a model over the samples seen, with per-sample totals, rates and energy."
@@ -198,15 +207,18 @@ class EnergyReport:
         "Firing rate (spikes per neuron per step) of every spiking layer."
         return {l.name: l.rate for l in self.layers if l.kind in ('alif', 'lif')}
 
-    def table(self) -> str:
-        "Plain-text table of the per-sample counts per layer."
-        n = max(self.samples, 1)
-        rows = [f"{'layer':<14}{'kind':<7}{'N':>5}{'rate':>8}{'AC':>12}{'MAC syn':>12}{'MAC neur':>12}{'PSC MAC':>12}{'RNN MAC':>12}"]
-        for l in self.layers:
-            rate = f"{l.rate:>8.4f}" if l.kind in ('alif', 'lif') else f"{'-':>8}"
-            rows.append(f"{l.name:<14}{l.kind:<7}{l.neurons:>5}{rate}{l.ac/n:>12.0f}{l.mac_syn/n:>12.0f}{l.mac_neuron/n:>12.0f}{l.psc_mac/n:>12.0f}{l.rnn_mac/n:>12.0f}")
-        return '\n'.join(rows)
+# %% ../nbs/12_energy.ipynb #4ae3d4dd
+@patch
+def table(self:EnergyReport) -> str:
+    "Plain-text table of the per-sample counts per layer."
+    n = max(self.samples, 1)
+    rows = [f"{'layer':<14}{'kind':<7}{'N':>5}{'rate':>8}{'AC':>12}{'MAC syn':>12}{'MAC neur':>12}{'PSC MAC':>12}{'RNN MAC':>12}"]
+    for l in self.layers:
+        rate = f"{l.rate:>8.4f}" if l.kind in ('alif', 'lif') else f"{'-':>8}"
+        rows.append(f"{l.name:<14}{l.kind:<7}{l.neurons:>5}{rate}{l.ac/n:>12.0f}{l.mac_syn/n:>12.0f}{l.mac_neuron/n:>12.0f}{l.psc_mac/n:>12.0f}{l.rnn_mac/n:>12.0f}")
+    return '\n'.join(rows)
 
+# %% ../nbs/12_energy.ipynb #a9b4e966
 class OpCounter:
     "Context manager that hooks every countable layer of `model` and collects an `EnergyReport`."
     def __init__(self, model:nn.Module): self.model, self.handles, self.records = model, [], {}
@@ -233,6 +245,7 @@ class OpCounter:
         self.handles = []
     def report(self) -> EnergyReport: return EnergyReport(list(self.records.values()))
 
+# %% ../nbs/12_energy.ipynb #17170583
 @torch.no_grad()
 def count_ops(model:nn.Module, # any hrmas model
               data, # an input tensor, or an iterable of batches whose first element is the input
