@@ -18,7 +18,7 @@ __all__ = ['EVENT_DTYPE', 'AUDIO_DTYPE', 'NMNIST_SENSOR', 'ECG_FILES', 'MNIST_FI
            'EventFrames', 'FrameDataset', 'decode_nmnist', 'nmnist_index', 'NMNIST', 'read_idx', 'cache_key', 'cached',
            'time_major_collate', 'seed_worker', 'make_loader', 'search_split', 'train_valid_split', 'split_subsets',
            'TemporalOrderSpikes', 'ECGQTDB', 'ecg_accuracy', 'mnist_permutation', 'SequentialMNIST', 'LyonFeatures',
-           'read_aedat31', 'DVSGesture', 'NTIDIGITS', 'SHD']
+           'read_aedat31', 'sum_pool_frames', 'DVSGesture', 'NTIDIGITS', 'SHD']
 
 # %% ../nbs/08_data.ipynb #55bd200f
 def shared_data_dir(env:str='HRMAS_SHARED_DATA', # environment variable that may point at the folder
@@ -597,57 +597,87 @@ def _gesture_table(path:Path) -> np.ndarray:
         raise ValueError(f"{path}: expected rows 'class (1-11),start,end' with end > start")
     return np.column_stack([rows[:, 0] - 1, rows[:, 1:]])
 
+# %% ../nbs/08_data.ipynb #cae9cd26
+def sum_pool_frames(frames:np.ndarray, # frames [T, P, H, W] (spikes or counts)
+                    pool:int, # block size; must divide H and W
+                   ) -> np.ndarray:
+    "Sum over `pool × pool` blocks: [T, P, H//pool, W//pool] (uint8 for spikes while pool² < 256, else int32)."
+    T, P, H, W = frames.shape
+    if pool < 1 or H % pool or W % pool: raise ValueError(f"pool {pool} does not divide the {W}×{H} frames; choose a divisor of {W}")
+    if pool == 1: return frames
+    dt = np.uint8 if frames.dtype == np.uint8 and pool * pool < 256 else np.int32
+    return frames.reshape(T, P, H // pool, pool, W // pool, pool).sum((3, 5), dtype=dt)
+
+# %% ../nbs/08_data.ipynb #1ab24399
+def _dvs_items(root:Path, split:str, expected:str) -> list:
+    "The gestures of one DVS-Gesture split as (file, label, start µs, end µs), from the trial lists or tonic's .npy folders."
+    cand = [root, root/'DvsGesture', root/'DVSGesture']
+    items = []                              # (file, label, start µs, end µs); start None for tonic .npy
+    lst = next((d/f'trials_to_{split}.txt' for d in cand if (d/f'trials_to_{split}.txt').is_file()), None)
+    npy = next((d/f'ibmGesture{split.capitalize()}' for d in cand if (d/f'ibmGesture{split.capitalize()}').is_dir()), None)
+    if lst is not None:
+        for name in lst.read_text().split():
+            f = lst.parent/name; csv = f.with_name(f.stem + '_labels.csv')
+            missing = [p.name for p in (f, csv) if not p.is_file()]
+            if missing: raise _missing('DVS-Gesture', lst.parent, ' and '.join(missing) + f" (listed in {lst.name})")
+            items += [(f, int(c), int(s), int(e)) for c, s, e in _gesture_table(csv)]
+    elif npy is not None:
+        items = [(f, int(f.stem), None, None) for f in sorted(npy.glob('*/*.npy'))]
+    else: raise _missing('DVS-Gesture', root, expected)
+    return items
+
 # %% ../nbs/08_data.ipynb #4af70ef8
 class DVSGesture(FrameDataset):
-    "DVS128 Gesture, one sample per gesture: `[n_steps, 2, 128/pool, 128/pool]` spikes (15 ms × 400, 4 × 4 pooled) and the class."
+    "DVS128 Gesture, one sample per gesture: `[n_steps, 2, 128/pool, 128/pool]` frames (15 ms × 400, 4 × 4 pooled) and the class."
     sensor_size = DVSGESTURE_SENSOR
     def __init__(self, root:str|Path, # the unzipped DvsGesture folder (or tonic's folder with ibmGestureTrain/ ibmGestureTest/)
                  split:str='train', # 'train' or 'test'
                  time_window:int=15_000, # µs per bin
                  n_steps:int=400, # bins per gesture
                  pool:int=4, # sum-pool pool × pool pixels (1: full 128 × 128)
-                 binary:bool=True, # spikes or counts
+                 binary:bool=True, # spikes per pixel and window (then pooled) or event counts
+                 pool_order:str='binarise_first', # 'binarise_first' (HRMAS: each pixel spikes per window, then sum-pool: 0..pool²) or 'pool_first' (sum-pool the events, then binarise: 0/1)
                  overflow:str='drop', # events after n_steps bins: 'drop', 'warn' or 'error'
                 ):
         if split not in ('train', 'test'): raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        if pool_order not in ('binarise_first', 'pool_first'):
+            raise ValueError(f"pool_order must be 'binarise_first' (the paper's order) or 'pool_first', got {pool_order!r}")
         expected = (f"trials_to_{split}.txt with the userXX_<lighting>.aedat recordings and their _labels.csv files "
                     f"(the DvsGesture download), or tonic's ibmGesture{split.capitalize()}/ folder")
+        if pool < 1 or DVSGESTURE_SENSOR[0] % pool: raise ValueError(f"pool {pool} does not divide the 128×128 sensor; choose a divisor of 128")
         root = _check_folder('DVS-Gesture', root, expected)
-        cand = [root, root/'DvsGesture', root/'DVSGesture']
-        self.items = []                              # (file, label, start µs, end µs); start None for tonic .npy
-        lst = next((d/f'trials_to_{split}.txt' for d in cand if (d/f'trials_to_{split}.txt').is_file()), None)
-        npy = next((d/f'ibmGesture{split.capitalize()}' for d in cand if (d/f'ibmGesture{split.capitalize()}').is_dir()), None)
-        if lst is not None:
-            for name in lst.read_text().split():
-                f = lst.parent/name; csv = f.with_name(f.stem + '_labels.csv')
-                missing = [p.name for p in (f, csv) if not p.is_file()]
-                if missing: raise _missing('DVS-Gesture', lst.parent, ' and '.join(missing) + f" (listed in {lst.name})")
-                self.items += [(f, int(c), int(s), int(e)) for c, s, e in _gesture_table(csv)]
-        elif npy is not None:
-            self.items = [(f, int(f.stem), None, None) for f in sorted(npy.glob('*/*.npy'))]
-        else: raise _missing('DVS-Gesture', root, expected)
+        self.items = _dvs_items(root, split, expected)  # (file, label, start µs, end µs); start None for tonic .npy
         self.labels = [it[1] for it in self.items]
         self.root, self.split = root, split
-        self.transform = EventFrames(self.sensor_size, None, time_window, n_steps, binary, pool, overflow)
+        self.pool, self.pool_order = pool, pool_order
+        first = pool_order == 'pool_first'                 # else: bin at full resolution, pool in frames()
+        self.transform = EventFrames(self.sensor_size, None, time_window, n_steps, binary, pool if first else 1, overflow)
         self._last = (None, None)
         self._check_nonempty(root)
-    def events(self, i:int) -> np.ndarray:
-        "The events of gesture `i`, t in µs from the gesture's start."
-        f, _, start, end = self.items[i]
-        if start is None:                                        # tonic's .npy: columns x, y, p, t (ms)
-            a = np.load(f)
-            if a.ndim != 2 or a.shape[1] != 4: raise ValueError(f"{f}: expected an [N, 4] array (x, y, p, t in ms), got {a.shape}")
-            ev = make_events(a[:, 0], a[:, 1], (a[:, 3] - a[:, 3].min()).astype(np.int64) * 1000, a[:, 2])
-            return check_events(ev, self.sensor_size, str(f))
-        if self._last[0] != f: self._last = (f, read_aedat31(f))   # consecutive gestures share a recording
-        ev = self._last[1]
-        lo, hi = np.searchsorted(ev['t'], [start, end])
-        out = ev[lo:hi].copy(); out['t'] -= start
-        return out
-    def frames(self, i:int) -> np.ndarray: return self.transform(self.events(i), name=f"{self.items[i][0]} gesture {i}")
+    def frames(self, i:int) -> np.ndarray:
+        f = self.transform(self.events(i), name=f"{self.items[i][0]} gesture {i}")
+        return f if self.pool_order == 'pool_first' else sum_pool_frames(f, self.pool)
     def cache_params(self) -> dict:
-        return dict(dataset='DVSGesture', format=1, root=str(self.root.resolve()), split=self.split, n=len(self),
-                    **self.transform.params())
+        return dict(dataset='DVSGesture', format=2, root=str(self.root.resolve()), split=self.split, n=len(self),
+                    **{**self.transform.params(), 'pool': self.pool, 'pool_order': self.pool_order})
+
+# %% ../nbs/08_data.ipynb #765db1f0
+from fastcore.basics import patch
+
+@patch
+def events(self:DVSGesture, i:int) -> np.ndarray:
+    "The events of gesture `i`, t in µs from the gesture's start."
+    f, _, start, end = self.items[i]
+    if start is None:                                        # tonic's .npy: columns x, y, p, t (ms)
+        a = np.load(f)
+        if a.ndim != 2 or a.shape[1] != 4: raise ValueError(f"{f}: expected an [N, 4] array (x, y, p, t in ms), got {a.shape}")
+        ev = make_events(a[:, 0], a[:, 1], (a[:, 3] - a[:, 3].min()).astype(np.int64) * 1000, a[:, 2])
+        return check_events(ev, self.sensor_size, str(f))
+    if self._last[0] != f: self._last = (f, read_aedat31(f))   # consecutive gestures share a recording
+    ev = self._last[1]
+    lo, hi = np.searchsorted(ev['t'], [start, end])
+    out = ev[lo:hi].copy(); out['t'] -= start
+    return out
 
 # %% ../nbs/08_data.ipynb #5d7efea2
 def _times_to_us(times:np.ndarray, name:str, nan_policy:str) -> tuple[np.ndarray, np.ndarray]:
