@@ -3,15 +3,15 @@
 A quoted number is tied to its source by an HTML comment written right after it (invisible in the docs and
 on GitHub):
 
-    TSSL-BP takes 9.44<!--fig {nbs/bench/cpu.csv[row=hrmas_lif_tsslbp,T=100,N=512]:median_ms} | .2f--> ms
+    TSSL-BP takes 9.44<!--fig {nbs/bench/cpu.csv[row=hrmas_lif_tsslbp,T=100,N=512]:median_ms} ; .2f--> ms
 
 * `{FILE[SELECTOR]:KEY}` reads one value. FILE is relative to the repository root (or an alias, below).
   CSV: SELECTOR is `column=value,...` and must match exactly one row; KEY is the column. JSON: no selector
   (or `[i]` for a top-level list); KEY is a dotted path (`runs.0.acc`).
 * `{FILE[SELECTOR]:KEY@AGG}` reduces every matching CSV row: AGG is mean, std (sample), min, max, sum or count.
-* Before `|` is an arithmetic expression of such references and numbers (`+ - * / ( )`, `min`, `max`,
+* Before `;` is an arithmetic expression of such references and numbers (`+ - * / ( )`, `min`, `max`,
   `abs`), e.g. `{a}/{b}` for a ratio or `{x}*100` for a percentage.
-* After `|` is a Python format spec (`.2f`, `,.0f`, `.1%`); the formatted value must equal the quoted
+* After `;` is a Python format spec (`.2f`, `,.0f`, `.1%`; a `;`, not a `|`, so that a marker can sit in a table); the formatted value must equal the quoted
   number exactly (a Unicode minus counts as `-`).
 * `<!--figdef cpu=nbs/bench/cpu.csv-->` anywhere in a notebook or markdown file defines an alias for it.
 
@@ -96,9 +96,9 @@ def _eval(node):
     raise FigureError("the expression may only hold references, numbers, + - * /, parentheses and min/max/abs")
 
 def evaluate(body, aliases, root=ROOT):
-    "(value, format spec) of a marker body `EXPR | SPEC`."
-    if '|' not in body: raise FigureError("a marker needs '| <format spec>' after the expression, e.g. '| .2f'")
-    expr, spec = body.rsplit('|', 1)
+    "(value, format spec) of a marker body `EXPR ; SPEC`."
+    if ';' not in body: raise FigureError("a marker needs '; <format spec>' after the expression, e.g. '; .2f'")
+    expr, spec = body.rsplit(';', 1)
     vals = []
     def sub(m):
         vals.append(lookup(m['file'], m['sel'], m['key'].strip(), aliases, root, m['agg'])); return f'__v[{len(vals) - 1}]'
