@@ -157,7 +157,7 @@ def check_files(paths, root=ROOT):
             pr, k = check_text(text, where, aliases, root); problems += pr; n += k
     return problems, n
 
-UNIT = re.compile(r'(?<![\w.#/\-])(\d[\d,]*\.\d+|\d+)\s?(%|ms|µs|s\b|µJ|nJ|pJ|MiB|MB|×|x less|\u00d7)')
+UNIT = re.compile(r'(?<![\w.#/\-])(\d[\d,]*\.\d+|\d+)\s?(%|ms|µs|s\b|µJ|nJ|pJ|MiB|MB|×(?!\s?\d)|x less)')   # '128 × 128' is a size
 def unmarked(paths):
     "Numbers with a unit in prose that carry no fig marker: (where, number + unit)."
     out = []
