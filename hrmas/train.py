@@ -44,8 +44,9 @@ def atomic_write_bytes(path:str|Path, # destination
         os.chmod(tmp, _umask_mode())
         with os.fdopen(fd, 'wb') as f: f.write(data); f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as ex:
         if os.path.exists(tmp): os.remove(tmp)
+        if isinstance(ex, OSError) and ex.filename is None and ex.errno: raise OSError(ex.errno, ex.strerror, str(path)) from None  # name the file
         raise
     return path
 
