@@ -469,6 +469,17 @@ class ECGQTDB(Dataset):
     def __len__(self): return len(self.x)
     def __getitem__(self, i): return self.x[i], self.labels[i], self.mask[i]
 
+# %% ../nbs/08_data.ipynb #ab0c8da6
+def _check_ecg_arrays(path, x, y, n_steps):
+    "Reject time-major ECG arrays (detected from the known length) and label arrays with no labelled step."
+    if n_steps is not None and x.shape[1] != n_steps:
+        if x.shape[0] == n_steps:
+            raise ValueError(f"{path}: x has shape {x.shape}, time-major [T, N, C] with T = {n_steps}; the loader needs [N, T, C]: "
+                             f"save it as x.transpose(1, 0, 2) (and y likewise)")
+        raise ValueError(f"{path}: sequences have {x.shape[1]} steps, ECG QTDB has {n_steps} (pass n_steps=None to accept any)")
+    if not y.any(): raise ValueError(f"{path}: y is all zero: no step of any sequence is labelled (the file is damaged or not QTDB)")
+
+# %% ../nbs/08_data.ipynb #60ee7dfd
 def ecg_accuracy(output:torch.Tensor, # time-major scores [T, B, 6] or predicted classes [T, B]
                  labels:torch.Tensor, # per-step labels [T, B] (argmax convention)
                  mask:torch.Tensor|None=None, # [T, B] True where labelled; needed for 'masked'
@@ -485,16 +496,6 @@ def ecg_accuracy(output:torch.Tensor, # time-major scores [T, B, 6] or predicted
     m = mask[warmup:].float(); n = m.sum(0)
     if (n == 0).any(): raise ValueError(f"{int((n == 0).sum())} sequence(s) have no labelled step after the warm-up")
     return ((ok * m).sum(0) / n).mean().item()
-
-# %% ../nbs/08_data.ipynb #ab0c8da6
-def _check_ecg_arrays(path, x, y, n_steps):
-    "Reject time-major ECG arrays (detected from the known length) and label arrays with no labelled step."
-    if n_steps is not None and x.shape[1] != n_steps:
-        if x.shape[0] == n_steps:
-            raise ValueError(f"{path}: x has shape {x.shape}, time-major [T, N, C] with T = {n_steps}; the loader needs [N, T, C]: "
-                             f"save it as x.transpose(1, 0, 2) (and y likewise)")
-        raise ValueError(f"{path}: sequences have {x.shape[1]} steps, ECG QTDB has {n_steps} (pass n_steps=None to accept any)")
-    if not y.any(): raise ValueError(f"{path}: y is all zero: no step of any sequence is labelled (the file is damaged or not QTDB)")
 
 # %% ../nbs/08_data.ipynb #be23fb48
 MNIST_FILES = {'train': ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'),

@@ -307,6 +307,7 @@ def _first_bad_step(t:torch.Tensor):
         return int(steps[0]) if len(steps) else None
     return None
 
+# %% ../nbs/10_train.ipynb #e3da5105
 class NanGuard:
     "Forward hooks that raise `NonFiniteError` naming the module and time step of the first NaN/inf output."
     def __init__(self, model:nn.Module # the network to watch
@@ -338,6 +339,7 @@ class NanGuard:
     def __enter__(self): return self
     def __exit__(self, *a): self.remove()
 
+# %% ../nbs/10_train.ipynb #425611e1
 def check_gradients(model:nn.Module # after loss.backward()
                    ):
     "Raise `NonFiniteError` naming the first parameter whose gradient holds NaN or inf."
@@ -375,35 +377,39 @@ class Progress:
         k = round(width * epoch / max(self.total, 1))
         return f"\r{self.desc} [{'#' * k}{'.' * (width - k)}] {epoch}/{self.total} {info}"
 
-    def update(self, epoch:int, # epochs completed (1-based)
-               **metrics):
-        "Report the end of an epoch with its metrics."
-        self.epoch = epoch
-        el = time.time() - self.t0; done = max(epoch - self.start, 1); eta = el / done * (self.total - epoch)
-        info = ' '.join(f"{k}={_fmt(v)}" for k, v in metrics.items())
-        if self.log is None: return
-        if self._bar is not None:
-            self._bar.set_postfix_str(info, refresh=False); self._bar.update(epoch - self._bar.n)
-            if epoch >= self.total: self.close()
-        elif self.tty:
-            self.stream.write(self._text_bar(epoch, info + f" [{el:.0f}s, eta {eta:.0f}s]") + ('\n' if epoch >= self.total else '')); self.stream.flush()
-        else:
-            line = f"{self.desc} {epoch}/{self.total} {info} [{el:.0f}s, eta {eta:.0f}s]"
-            if self.log is print: self.stream.write(line + '\n'); self.stream.flush()
-            else: self.log(line)
+# %% ../nbs/10_train.ipynb #e1c79c2c
+@patch
+def update(self:Progress, epoch:int, # epochs completed (1-based)
+           **metrics):
+    "Report the end of an epoch with its metrics."
+    self.epoch = epoch
+    el = time.time() - self.t0; done = max(epoch - self.start, 1); eta = el / done * (self.total - epoch)
+    info = ' '.join(f"{k}={_fmt(v)}" for k, v in metrics.items())
+    if self.log is None: return
+    if self._bar is not None:
+        self._bar.set_postfix_str(info, refresh=False); self._bar.update(epoch - self._bar.n)
+        if epoch >= self.total: self.close()
+    elif self.tty:
+        self.stream.write(self._text_bar(epoch, info + f" [{el:.0f}s, eta {eta:.0f}s]") + ('\n' if epoch >= self.total else '')); self.stream.flush()
+    else:
+        line = f"{self.desc} {epoch}/{self.total} {info} [{el:.0f}s, eta {eta:.0f}s]"
+        if self.log is print: self.stream.write(line + '\n'); self.stream.flush()
+        else: self.log(line)
 
-    def write(self, msg:str # a message line
-             ):
-        "Print a message through the same channel (above the bar on a terminal)."
-        if self.log is None: return
-        if self._bar is not None: self._bar.write(msg, file=self.stream)
-        elif self.tty: self.stream.write(('\n' if self.epoch > self.start else '') + msg + '\n'); self.stream.flush()
-        elif self.log is print: self.stream.write(msg + '\n'); self.stream.flush()
-        else: self.log(msg)
+@patch
+def write(self:Progress, msg:str # a message line
+         ):
+    "Print a message through the same channel (above the bar on a terminal)."
+    if self.log is None: return
+    if self._bar is not None: self._bar.write(msg, file=self.stream)
+    elif self.tty: self.stream.write(('\n' if self.epoch > self.start else '') + msg + '\n'); self.stream.flush()
+    elif self.log is print: self.stream.write(msg + '\n'); self.stream.flush()
+    else: self.log(msg)
 
-    def close(self):
-        "End the bar (a no-op for plain lines)."
-        if self._bar is not None: self._bar.close(); self._bar = None
+@patch
+def close(self:Progress):
+    "End the bar (a no-op for plain lines)."
+    if self._bar is not None: self._bar.close(); self._bar = None
 
 # %% ../nbs/10_train.ipynb #8d2f6b31
 class TrainStep:
@@ -428,26 +434,31 @@ class TrainStep:
         self.scaler = torch.amp.GradScaler(self.device.type) if self.dtype == torch.float16 else None
         self.guard = NanGuard(model) if nan_guard else None
 
-    def autocast(self):
-        "Context of the forward passes (autocast when `amp` is on)."
-        return torch.autocast(self.device.type, dtype=self.dtype) if self.dtype is not None else contextlib.nullcontext()
+# %% ../nbs/10_train.ipynb #745ac279
+@patch
+def autocast(self:TrainStep):
+    "Context of the forward passes (autocast when `amp` is on)."
+    return torch.autocast(self.device.type, dtype=self.dtype) if self.dtype is not None else contextlib.nullcontext()
 
-    def backward(self, loss:torch.Tensor):
-        "`loss.backward()`, scaled when float16 mixed precision is on."
-        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+@patch
+def backward(self:TrainStep, loss:torch.Tensor):
+    "`loss.backward()`, scaled when float16 mixed precision is on."
+    (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
 
-    def step(self, opt:torch.optim.Optimizer, # the optimiser to step
-             params=None, # the parameters to reduce and clip (default: all of the optimiser's)
-            ):
-        "All-reduce (data-parallel), unscale, check, clip and step."
-        params = [p for g in opt.param_groups for p in g['params']] if params is None else list(params)
-        if self.dist is not None: self.dist.all_reduce_grads(params)
-        if self.scaler is not None: self.scaler.unscale_(opt)       # an inf here makes the scaler skip the step
-        elif self.nan_guard: check_gradients(self.model)
-        if self.clip: torch.nn.utils.clip_grad_norm_(params, self.clip)
-        if self.scaler is not None: self.scaler.step(opt); self.scaler.update()
-        else: opt.step()
+@patch
+def step(self:TrainStep, opt:torch.optim.Optimizer, # the optimiser to step
+         params=None, # the parameters to reduce and clip (default: all of the optimiser's)
+        ):
+    "All-reduce (data-parallel), unscale, check, clip and step."
+    params = [p for g in opt.param_groups for p in g['params']] if params is None else list(params)
+    if self.dist is not None: self.dist.all_reduce_grads(params)
+    if self.scaler is not None: self.scaler.unscale_(opt)       # an inf here makes the scaler skip the step
+    elif self.nan_guard: check_gradients(self.model)
+    if self.clip: torch.nn.utils.clip_grad_norm_(params, self.clip)
+    if self.scaler is not None: self.scaler.step(opt); self.scaler.update()
+    else: opt.step()
 
-    def close(self):
-        "Remove the NaN hooks."
-        if self.guard is not None: self.guard.remove()
+@patch
+def close(self:TrainStep):
+    "Remove the NaN hooks."
+    if self.guard is not None: self.guard.remove()
