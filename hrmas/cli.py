@@ -4,13 +4,15 @@
 
 # %% ../nbs/13_cli.ipynb #57635ada
 from __future__ import annotations
-import os, sys, json, time, copy
+import os, sys, json, time, copy, math, re, argparse, difflib, inspect
 from dataclasses import asdict
 from pathlib import Path
 import torch
-from fastcore.script import call_parse
+from fastcore.script import call_parse, anno_parser
+import fastcore.script
 from .core import set_seed, get_device
-from .train import RunDir, CheckpointError, load_checkpoint
+from .train import (RunDir, CheckpointError, load_checkpoint, read_checkpoint, read_json_file, new_run_name,
+                         atomic_write_bytes)
 from .distributed import init_distributed, cleanup_distributed, DistContext
 from .scml import Genotype
 from .search import (HRMASNet, SearchConfig, ABLATIONS, hrmas_search as _search, train_fixed, tensor_batches,
@@ -18,7 +20,9 @@ from .search import (HRMASNet, SearchConfig, ABLATIONS, hrmas_search as _search,
 from .data import search_split
 
 # %% auto #0
-__all__ = ['DATASETS', 'load_dataset', 'run_pipeline', 'hrmas_search', 'hrmas_train', 'evaluate_run', 'hrmas_eval']
+__all__ = ['DATASETS', 'RESUME_OVERRIDABLE', 'load_dataset', 'check_options', 'given_options', 'resume_options', 'load_genotype',
+           'TrainingFailed', 'training_failure', 'run_pipeline', 'command_options', 'hrmas_search', 'hrmas_train',
+           'evaluate_run', 'hrmas_eval']
 
 # %% ../nbs/13_cli.ipynb #c204f761
 DATASETS = ('temporal_order', 'nmnist')
@@ -33,7 +37,7 @@ def load_dataset(name:str, # one of DATASETS
     if name not in DATASETS: raise ValueError(f"unknown dataset {name!r}; choose from {list(DATASETS)}")
     if name == 'temporal_order':
         from hrmas.data import TemporalOrderSpikes
-        ds = TemporalOrderSpikes(600, T=T or 200, seed=seed)
+        ds = TemporalOrderSpikes(600, T=200 if T is None else T, seed=seed)
         x, y = torch.from_numpy(ds.x).float().transpose(0, 1), torch.from_numpy(ds.labels).long()
         xtr, ytr, xte, yte = x[:, :500], y[:500], x[:, 500:], y[500:]
         info = dict(ds.params, n_classes=int(y.max()) + 1)
@@ -42,13 +46,96 @@ def load_dataset(name:str, # one of DATASETS
         if data is None: raise ValueError("dataset 'nmnist' needs --data FOLDER: the N-MNIST download (Train/, Test/) or the shared subset folder")
         if not Path(data).exists(): raise FileNotFoundError(f"--data folder {data} does not exist")
         def load(split):
-            ds = NMNIST(data, split, n_time_bins=T or 100, pool=2)
+            ds = NMNIST(data, split, n_time_bins=100 if T is None else T, pool=2)
             n = len(ds) if (n_samples is None or split == 'test') else min(n_samples, len(ds))
             return torch.stack([torch.as_tensor(ds.frames(i), dtype=torch.float32) for i in range(n)], 1), torch.as_tensor(ds.labels[:n]).long()
         (xtr, ytr), (xte, yte) = load('train'), load('test')
-        info = dict(dataset='nmnist', root=str(data), T=T or 100, pool=2, n_classes=10)
-    if n_samples is not None and name == 'temporal_order': xtr, ytr = xtr[:, :n_samples], ytr[:n_samples]
+        info = dict(dataset='nmnist', root=str(data), T=100 if T is None else T, pool=2, n_classes=10)
+    if n_samples is not None and n_samples > len(ytr):
+        raise ValueError(f"--n_samples {n_samples} is more than the {len(ytr)} training samples of {name!r}; give at most {len(ytr)}")
+    if n_samples is not None: xtr, ytr = xtr[:, :n_samples], ytr[:n_samples]
     return dict(x_train=xtr, y_train=ytr, x_test=xte, y_test=yte, info=info)
+
+# %% ../nbs/13_cli.ipynb #8f7379a2
+_INT_MIN = dict(hidden=2, epochs=1, retrain_epochs=1, batch_size=1, T=1, n_samples=1, checkpoint_every=0, seed=0)
+_POSITIVE, _NON_NEGATIVE = ('lr', 'tau_m', 'tau_s', 'weight_scale', 'desired'), ('undesired', 'clip_grad')
+_CHOICES = dict(method=('bptt', 'tsslbp'), neuron=('lif', 'alif'), order=(1, 2))
+
+def _is_int(v): return isinstance(v, int) and not isinstance(v, bool)
+def _is_num(v): return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+def check_options(o:dict, # a command's options (motif_sizes already a list)
+                  search:bool=True, # the options of a search (epochs, motif sizes) are checked too
+                 ) -> dict:
+    "Reject impossible option values, all at once, with what each option allows; return `o`."
+    errs = [f"--{k} must be an integer >= {lo}, got {o[k]!r}" for k, lo in _INT_MIN.items()
+            if o.get(k) is not None and (search or k not in ('epochs', 'checkpoint_every')) and not (_is_int(o[k]) and o[k] >= lo)]
+    errs += [f"--{k} must be a finite number > 0, got {o[k]!r}" for k in _POSITIVE if o.get(k) is not None and not (_is_num(o[k]) and o[k] > 0)]
+    errs += [f"--{k} must be a finite number >= 0, got {o[k]!r}" for k in _NON_NEGATIVE if o.get(k) is not None and not (_is_num(o[k]) and o[k] >= 0)]
+    errs += [f"--{k} must be one of {list(v)}, got {o[k]!r}" for k, v in _CHOICES.items() if k in o and o[k] not in v]
+    if search and not (o.get('motif_sizes') and all(_is_int(v) and v >= 1 for v in o['motif_sizes'])):
+        errs.append(f"--motif_sizes must be positive integers like '2,4,8', got {o.get('motif_sizes')!r}")
+    if _is_num(o.get('desired')) and _is_num(o.get('undesired')) and o['desired'] <= o['undesired']:
+        errs.append(f"--desired {o['desired']} must exceed --undesired {o['undesired']} (the label neuron's spike count target)")
+    if o.get('device') is not None and not re.fullmatch(r'cpu|cuda(:\d+)?|mps', str(o['device'])):
+        errs.append(f"--device must be 'cpu', 'cuda', 'cuda:N' or 'mps', got {o['device']!r}")
+    if errs: raise ValueError('; '.join(errs))
+    return o
+
+# %% ../nbs/13_cli.ipynb #b5c4399b
+def _argv_options(fn) -> set:
+    "Names of the options on this process's command line, parsed as `call_parse` does for `fn`, defaults left out."
+    p = anno_parser(fn)
+    for a in p._actions: a.default = argparse.SUPPRESS
+    ns, _ = p.parse_known_args(sys.argv[1:])
+    return set(vars(ns)) - {'pdb', 'xtra'}
+
+def given_options(fn, # a command (a `call_parse` function)
+                  opts:dict, # its options as called (before --config)
+                 ) -> set:
+    "The options given explicitly: on the command line when `fn` runs from one, else those differing from their defaults."
+    fn = getattr(fn, '__wrapped__', fn)
+    defaults = {k: p.default for k, p in inspect.signature(fn).parameters.items()}
+    given = {k for k, v in opts.items() if k in defaults and v != defaults[k]}
+    if getattr(fastcore.script, '_cli_func', None) is not None and fastcore.script._cli_func.get() is fn: given |= _argv_options(fn)
+    return given
+
+# %% ../nbs/13_cli.ipynb #91d7a2d1
+RESUME_OVERRIDABLE = ('retrain_epochs', 'device', 'data', 'checkpoint_every', 'no_nan_guard')
+_NOT_COMPARED = ('name', 'out', 'resume', 'override', 'command', 'overrides')
+
+def _no_run(out, name) -> str:
+    runs = sorted(p.name for p in Path(out).iterdir() if (p / 'config.json').is_file()) if Path(out).is_dir() else []
+    close = difflib.get_close_matches(name, runs, n=3, cutoff=0.5)
+    return (f"there is no run {name!r} to resume: {Path(out) / name / 'config.json'} does not exist"
+            + (f"; did you mean {' or '.join(close)}?" if close else f"; runs in {out}: {runs[:8]}" if runs else "")
+            + "; leave out --resume to start a new run")
+
+def _resume_error(diff, bad, cfg) -> str:
+    what = '; '.join(f"--{k} {diff[k][1]!r} differs from the run's {diff[k][0]!r}" for k in bad)
+    fix = f", or add --override to change {sorted(set(bad) & set(RESUME_OVERRIDABLE))}" if set(bad) & set(RESUME_OVERRIDABLE) else ""
+    return f"{what} (stored in {cfg}): a resumed run takes its options from its config.json; drop them from the command{fix}"
+
+# %% ../nbs/13_cli.ipynb #a435bc46
+def resume_options(opts:dict, # the command's options (motif_sizes parsed), with name, out and resume=True
+                   given:set, # the options given explicitly (`given_options`)
+                   command:str, # 'hrmas_search' or 'hrmas_train'
+                  ) -> dict:
+    "A resumed run's options: those of its config.json, after checking the given ones agree (or are allowed overrides)."
+    cfg = Path(opts['out']) / opts['name'] / 'config.json'
+    if not cfg.is_file(): raise FileNotFoundError(_no_run(opts['out'], opts['name']))
+    stored = read_json_file(cfg)
+    if not isinstance(stored, dict): raise ValueError(f"{cfg} is not the config of a run (not a JSON object): the file is corrupt")
+    was = stored.get('command') or ('hrmas_train' if 'baseline' in stored else 'hrmas_search')
+    if was != command: raise ValueError(f"{cfg.parent} is a run of {was}; continue it with {was} --resume --out {opts['out']} --name {opts['name']}")
+    diff = {k: (stored[k], opts[k]) for k in sorted(given) if k in stored and k not in _NOT_COMPARED and stored[k] != opts[k]}
+    bad = [k for k in diff if not (opts.get('override') and k in RESUME_OVERRIDABLE)]
+    if bad: raise ValueError(_resume_error(diff, bad, cfg))
+    o = {k: stored.get(k, v) for k, v in opts.items()} | dict(name=opts['name'], out=opts['out'], resume=True, command=command)
+    o['override'] = opts.get('override', False)
+    for k, (_, new) in diff.items(): o[k] = new
+    o['overrides'] = stored.get('overrides', []) + [dict(option=k, was=a, now=b, at=time.strftime('%Y-%m-%d %H:%M:%S')) for k, (a, b) in diff.items()]
+    return o
 
 # %% ../nbs/13_cli.ipynb #733865a3
 _NET_KEYS = ('hidden', 'motif_sizes', 'method', 'surrogate', 'neuron', 'tau_m', 'tau_s', 'weight_scale')
@@ -62,11 +149,15 @@ def _make_net(opts, info, n_in):
     return make
 
 def _search_config(opts, T):
+    desired = opts['desired'] if opts['desired'] is not None else round(0.2 * T)
+    undesired = opts['undesired'] if opts['undesired'] is not None else round(0.025 * T)
+    if desired <= undesired: raise ValueError(f"the count targets --desired {desired} and --undesired {undesired} (defaults 0.2 T and 0.025 T "
+                                              f"with T={T}) leave the label neuron nothing to aim for; raise --T or set --desired")
     return SearchConfig(epochs=opts['epochs'], retrain_epochs=opts['retrain_epochs'], batch_size=opts['batch_size'], lr=opts['lr'],
                         order=opts['order'], seed=opts['seed'], ip=not opts['no_ip'], grad_clip=opts.get('clip_grad', 1.) or None,
-                        desired=opts['desired'] if opts['desired'] is not None else round(0.2 * T),
-                        undesired=opts['undesired'] if opts['undesired'] is not None else round(0.025 * T))
+                        desired=desired, undesired=undesired)
 
+# %% ../nbs/13_cli.ipynb #d431f639
 def _save_plots(run, history=None, genotype=None, motif_sizes=None):
     import matplotlib; matplotlib.use('Agg', force=False)
     import matplotlib.pyplot as plt
@@ -83,54 +174,124 @@ def _device(opts):
     try: return get_device(opts.get('device'))
     except RuntimeError as ex: raise ValueError(str(ex)) from None         # a bad --device is the user's to fix
 
+# %% ../nbs/13_cli.ipynb #1d6a7fc8
+def load_genotype(path:str|Path # a genotype JSON file (genotype.json of a search run)
+                 ) -> Genotype:
+    "Read a genotype file; every way it can be unusable is a `ValueError`/`FileNotFoundError` naming it."
+    p = Path(path)
+    if not p.exists(): raise FileNotFoundError(f"genotype file {p} does not exist")
+    if p.is_dir(): raise ValueError(f"genotype {p} is a folder; give the genotype JSON file" + (f" ({p / 'genotype.json'})" if (p / 'genotype.json').is_file() else ""))
+    try: return Genotype.load(p)
+    except UnicodeDecodeError: raise ValueError(f"genotype file {p} is not a JSON file (it holds binary data)") from None
+    except (ValueError, KeyError, TypeError) as ex: raise ValueError(f"genotype file {p}: {ex.args[0] if ex.args else ex}") from None
+
+# %% ../nbs/13_cli.ipynb #84670ae8
+class TrainingFailed(RuntimeError): "A phase that ran its epochs but did not learn: non-finite weights or a stuck loss at chance accuracy."
+
+def training_failure(history:list, # the phase's per-epoch records (train_loss, train_acc)
+                     model:torch.nn.Module, # the trained network
+                     n_classes:int, # chance accuracy is 1 / n_classes
+                     margin:float=0.1, # accuracy above chance that counts as learning
+                    ) -> str|None:
+    "Why a phase failed, or None: non-finite weights or losses, or a loss that never improved or is stuck, at chance accuracy."
+    bad = [n for n, p in model.named_parameters() if not torch.isfinite(p).all()]
+    if bad: return f"the weights became non-finite ({', '.join(bad[:3])}); lower --lr, or keep the NaN guard on to see where"
+    loss = [h['train_loss'] for h in history]
+    if not all(math.isfinite(l) for l in loss): return "the training loss became non-finite; lower --lr, or keep the NaN guard on to see where"
+    if len(loss) < 2 or history[-1]['train_acc'] > 1 / n_classes + margin: return None
+    never, flat = min(loss[1:]) >= loss[0] * (1 - 1e-3), abs(loss[-1] - loss[-2]) <= 1e-6 * abs(loss[-1]) and loss[-1] > 0
+    if not (never or flat): return None
+    return (f"the training loss {'never improved on its first epoch' if never else 'stopped changing'} ({', '.join(f'{l:.4g}' for l in loss[-4:])}) "
+            f"and the training accuracy is at chance ({history[-1]['train_acc']:.3f}): the network did not learn; "
+            "try a lower --lr, more --retrain_epochs or more samples")
+
+# %% ../nbs/13_cli.ipynb #852b933a
+_CURRENT = {}         # the run folder of this process's command (for the Ctrl-C message)
+
+def _open_run(opts, dist, config) -> RunDir:
+    "Open the run folder after every check: a resumed one (checkpoints verified first) or a new one."
+    out, main, name = Path(opts['out']), dist.is_main, opts['name']
+    if opts['resume']:
+        for ck in sorted((out / name / 'checkpoints').glob('*.pt')) if main else []: read_checkpoint(ck)
+        run = RunDir(out, name, resume=True, write=main)
+        if run.read_json('config.json').get('overrides', []) != opts.get('overrides', []): run.write_json('config.json', config)
+    else:
+        if main and name and (out / name).is_dir() and any((out / name).iterdir()):
+            cmd = opts.get('command', 'hrmas_search')
+            raise FileExistsError(f"run folder {out / name} already exists; to continue that run: {cmd} --resume --out {out} --name {name} "
+                                  "(it keeps the options in its config.json); for a new run choose another --name, or leave --name out")
+        run = RunDir(out, dist.broadcast(name or (new_run_name(out) if main else None)), write=main)
+        run.write_json('config.json', config)
+    _CURRENT['run'] = run.path
+    return run
+
+# %% ../nbs/13_cli.ipynb #163c3e8e
+def _phase1(opts, cfg, make, xtr, ytr, split, run, loop, n_classes):
+    "Architecture search on the split's halves; the genotype and history, saved into the run folder."
+    tr, va = torch.tensor(split['weights']), torch.tensor(split['arch'])
+    res = _search(make('hrmas'), tensor_batches(xtr, ytr, cfg.batch_size, tr, seed=cfg.seed),
+                  tensor_batches(xtr, ytr, cfg.batch_size, va, seed=cfg.seed + 1), cfg,
+                  checkpoint=run.path / 'checkpoints' / 'search.pt', checkpoint_every=opts['checkpoint_every'], resume=opts['resume'], **loop)
+    why = training_failure([], res['model'], n_classes)
+    if why: raise TrainingFailed(f"the search failed: {why} (--lr {opts['lr']}); run folder {run.path}")
+    run.write_json('search_history.json', res['history'])
+    if run.write: atomic_write_bytes(run.path / 'genotype.json', res['genotype'].to_json().encode())
+    return res['genotype'], res['history']
+
+def _phase2_architecture(opts):
+    "The ablation and genotype that phase 2 trains: a baseline, or a genotype file (checked: readable, fits --hidden)."
+    if not opts.get('genotype'):
+        ablation = opts.get('baseline') or 'dense'
+        if ablation not in ('dense', 'ff'): raise ValueError(f"--baseline must be 'dense' or 'ff', got {ablation!r}")
+        return ablation, None
+    kept = Path(opts['out']) / (opts['name'] or '') / 'genotype.json'        # a resumed run trains its own copy
+    g = load_genotype(kept if opts['resume'] and kept.is_file() else opts['genotype'])
+    if g.n != opts['hidden']: raise ValueError(f"genotype {opts['genotype']} is for {g.n} neurons but --hidden is {opts['hidden']}")
+    return 'hrmas', g
+
+# %% ../nbs/13_cli.ipynb #3c94d4dc
+def _phase2(opts, cfg, net, data, run, loop, ablation, genotype):
+    "Retrain and test; result.json written (with `failed` when `training_failure` says so, then `TrainingFailed`)."
+    test = tensor_batches(data['x_test'], data['y_test'], cfg.batch_size, shuffle=False)(0)
+    final = train_fixed(net, tensor_batches(data['x_train'], data['y_train'], cfg.batch_size, seed=cfg.seed + 2), test, cfg,
+                        checkpoint=run.path / 'checkpoints' / 'train.pt', resume=opts['resume'], **loop)
+    result = dict(dataset=opts['dataset'], ablation=ablation, motif_size=genotype.motif_size if genotype else None,
+                  best_acc=final['best_acc'], final_acc=final['final_acc'], rate=final['rate'], run=str(run.path))
+    why = training_failure(final['history'], net, data['info']['n_classes'])
+    if why: result['failed'] = why
+    run.write_json('result.json', result)
+    if why: raise TrainingFailed(f"phase 2 failed: {why} (--lr {opts['lr']}); run folder {run.path}")
+    return result, final
+
+# %% ../nbs/13_cli.ipynb #766d6b49
 def run_pipeline(opts:dict, # the command's options (see `hrmas_search`)
                  search:bool=True, # run phase 1 (else: phase 2 of opts['genotype'] or opts['baseline'])
                  log=print, # progress and result lines (`print`: a bar on a terminal)
                  dist:DistContext|None=None, # data-parallel context (None: one process)
                 ) -> dict:
     "Search (optional), retrain and test as the commands do; everything goes into one run folder (written by rank 0)."
-    if opts['hidden'] < 2: raise ValueError(f"--hidden must be at least 2, got {opts['hidden']}")
+    check_options(opts, search)
     bad = [v for v in opts['motif_sizes'] if opts['hidden'] % v]
     if bad and search: raise ValueError(f"motif sizes {bad} do not divide --hidden {opts['hidden']}; "
                                         f"choose from {[v for v in range(1, opts['hidden'] + 1) if opts['hidden'] % v == 0]}")
     data = load_dataset(opts['dataset'], opts['data'], opts['T'], opts['seed'], opts['n_samples'])
-    xtr, ytr, xte, yte, info = data['x_train'], data['y_train'], data['x_test'], data['y_test'], data['info']
-    T, n_in = xtr.shape[0], xtr[0, 0].numel()
+    xtr, ytr, info = data['x_train'], data['y_train'], data['info']
+    cfg, make = _search_config(opts, xtr.shape[0]), _make_net(opts, info, xtr[0, 0].numel())
+    ablation, genotype = ('hrmas', None) if search else _phase2_architecture(opts)
     dist = dist or DistContext(device=_device(opts))
     main = dist.is_main; log = log if main else None
-    name = dist.broadcast(opts['name'] or time.strftime('%Y%m%d-%H%M%S'))      # one folder, named by rank 0's clock
-    run = RunDir(opts['out'], name, resume=opts['resume'], write=main)
-    run.write_json('config.json', dict(opts, data_info=info, torch=torch.__version__, world_size=dist.world_size))
+    command = opts.get('command') or ('hrmas_search' if search else 'hrmas_train')
+    run = _open_run(opts, dist, dict(opts, command=command, data_info=info, torch=torch.__version__, world_size=dist.world_size))
     loop = dict(log=log, metrics=run, nan_guard=not opts.get('no_nan_guard', False), amp=opts.get('amp', False), device=dist.device,
                 dist=dist if dist.parallel else None)
-    cfg = _search_config(opts, T)
-    make = _make_net(opts, info, n_in)
-    ablation, genotype, history = 'hrmas', None, None
     set_seed(cfg.seed)
-    split = search_split(len(ytr), cfg.seed); run.write_json('split.json', split)
-    if search:
-        tr, va = torch.tensor(split['weights']), torch.tensor(split['arch'])
-        res = _search(make('hrmas'), tensor_batches(xtr, ytr, cfg.batch_size, tr, seed=cfg.seed),
-                      tensor_batches(xtr, ytr, cfg.batch_size, va, seed=cfg.seed + 1), cfg,
-                      checkpoint=run.path / 'checkpoints' / 'search.pt', checkpoint_every=opts['checkpoint_every'], resume=opts['resume'], **loop)
-        genotype, history = res['genotype'], res['history']
-        run.write_json('search_history.json', history)
-        if main: genotype.save(run.path / 'genotype.json')
-    elif opts.get('genotype'):
-        genotype = Genotype.load(opts['genotype'])
-        if genotype.n != opts['hidden']: raise ValueError(f"genotype {opts['genotype']} is for {genotype.n} neurons but --hidden is {opts['hidden']}")
-        if main: genotype.save(run.path / 'genotype.json')
-    else:
-        ablation = opts.get('baseline') or 'dense'
-        if ablation not in ('dense', 'ff'): raise ValueError(f"--baseline must be 'dense' or 'ff', got {ablation!r}")
+    split = search_split(len(ytr), cfg.seed)
+    if not (run.path / 'split.json').exists(): run.write_json('split.json', split)
+    history = None
+    if search: genotype, history = _phase1(opts, cfg, make, xtr, ytr, split, run, loop, info['n_classes'])
+    elif genotype is not None and main: atomic_write_bytes(run.path / 'genotype.json', genotype.to_json().encode())
     set_seed(cfg.seed + 1)
-    net = make(ablation, genotype)
-    test = tensor_batches(xte, yte, cfg.batch_size, shuffle=False)(0)
-    final = train_fixed(net, tensor_batches(xtr, ytr, cfg.batch_size, seed=cfg.seed + 2), test, cfg,
-                        checkpoint=run.path / 'checkpoints' / 'train.pt', resume=opts['resume'], **loop)
-    result = dict(dataset=opts['dataset'], ablation=ablation, motif_size=genotype.motif_size if genotype else None,
-                  best_acc=final['best_acc'], final_acc=final['final_acc'], rate=final['rate'], run=str(run.path))
-    run.write_json('result.json', result)
+    result, final = _phase2(opts, cfg, make(ablation, genotype), data, run, loop, ablation, genotype)
     if main: _save_plots(run, history, genotype, opts['motif_sizes'])
     if log:
         arch = f"SC-ML motif size {genotype.motif_size}" if genotype else f"{ablation} baseline"
@@ -138,22 +299,38 @@ def run_pipeline(opts:dict, # the command's options (see `hrmas_search`)
     return result
 
 # %% ../nbs/13_cli.ipynb #ee637d6a
-_USER_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError, FileExistsError, CheckpointError, json.JSONDecodeError, NotADirectoryError)
+_USER_ERRORS = (ValueError, TypeError, KeyError, OSError, CheckpointError, json.JSONDecodeError)
+
+def _interrupted(prog) -> str:
+    run = _CURRENT.get('run')
+    if run is None or not (run / 'config.json').exists(): return f"{prog}: interrupted before a run folder was written; nothing to resume"
+    return f"{prog}: interrupted; continue the run with: {prog} --resume --out {run.parent} --name {run.name}"
+
+def _message(ex) -> str:
+    msg = ex.args[0] if isinstance(ex, KeyError) and ex.args else str(ex)
+    if getattr(ex, 'errno', None) == 28: msg += "; free some space, then run the command again (with --resume to continue a run that had started)"
+    return msg
 
 def _cli(prog, fn, debug):
+    "Run a command body: a user's error is one line and status 2, a failed training 3, Ctrl-C a resume hint and 130."
+    _CURRENT.clear()
     try: return fn()
-    except _USER_ERRORS as ex:
+    except KeyboardInterrupt:
         if debug: raise
-        msg = ex.args[0] if isinstance(ex, KeyError) and ex.args else str(ex)
-        print(f"{prog}: error: {msg}", file=sys.stderr); sys.exit(2)
+        print(_interrupted(prog), file=sys.stderr); sys.exit(130)
+    except (TrainingFailed, *_USER_ERRORS) as ex:
+        if debug: raise
+        print(f"{prog}: error: {_message(ex)}", file=sys.stderr); sys.exit(3 if isinstance(ex, TrainingFailed) else 2)
 
+# %% ../nbs/13_cli.ipynb #d60ac098
 def _with_config(opts:dict, config:str|None):
     "Apply a JSON config file over the options; unknown keys are an error."
     if not config: return opts
     p = Path(config)
     if not p.exists(): raise FileNotFoundError(f"--config file {config} does not exist")
-    try: cfg = json.loads(p.read_text())
-    except json.JSONDecodeError as ex: raise ValueError(f"--config file {config} is not valid JSON ({ex})") from None
+    try: cfg = read_json_file(p)
+    except ValueError as ex: raise ValueError(f"--config file {ex}") from None
+    if not isinstance(cfg, dict): raise ValueError(f"--config file {config} must hold a JSON object of options")
     unknown = sorted(set(cfg) - set(opts))
     if unknown: raise ValueError(f"--config file {config} has unknown option(s) {unknown}; known: {sorted(opts)}")
     return {**opts, **cfg}
@@ -168,6 +345,23 @@ def _sizes(s):
     if isinstance(s, (list, tuple)): return [int(v) for v in s]
     try: return [int(v) for v in str(s).replace(',', ' ').split()]
     except ValueError: raise ValueError(f"--motif_sizes must be integers like '2,4,8', got {s!r}") from None
+
+# %% ../nbs/13_cli.ipynb #6adeb43a
+def command_options(command:str, # 'hrmas_search' or 'hrmas_train'
+                    fn, # the command function (to tell given options from defaults)
+                    opts:dict, # its options as called
+                    config:str|None=None, # --config file
+                   ) -> dict:
+    "A command's options: --config applied, motif sizes parsed, a resumed run's stored options; all checked."
+    given = given_options(fn, _with_config(opts, config))
+    o = _with_config(opts, config); o['motif_sizes'] = _sizes(o['motif_sizes'])
+    if o['resume']:
+        if not o['name']: raise ValueError("--resume needs --name of the run folder to continue")
+        o = resume_options(o, given, command)
+    elif o.get('override'): raise ValueError("--override only applies with --resume")
+    if command == 'hrmas_train' and (o['genotype'] is None) == (o['baseline'] is None):
+        raise ValueError("give exactly one of --genotype FILE or --baseline dense|ff")
+    return check_options(dict(o, command=command), search=command == 'hrmas_search')
 
 # %% ../nbs/13_cli.ipynb #5c47ec07
 @call_parse
@@ -199,18 +393,19 @@ def hrmas_search(dataset:str='temporal_order', # 'temporal_order' (embedded, no 
                  no_nan_guard:bool=False, # switch the NaN/inf guard off (it names the layer and time step of the first NaN)
                  amp:bool=False, # float16 mixed precision (CUDA only, with --method bptt)
                  device:str=None, # 'cuda', 'cuda:1' or 'cpu' (default: CUDA when available); under torchrun, the local rank's GPU
-                 resume:bool=False, # continue the run folder `out/name` from its checkpoints
+                 resume:bool=False, # continue the run folder `out/name` from its checkpoints, with the options in its config.json
+                 override:bool=False, # with --resume: accept new values of the RESUME_OVERRIDABLE options (recorded in config.json)
                  config:str=None, # JSON file of options (its keys win)
                  debug:bool=False, # show tracebacks
                 ):
     "HRMAS end to end: search an SC-ML architecture, retrain it, report test accuracy."
     opts = {k: v for k, v in locals().items() if k not in ('config', 'debug')}
     def body():
-        o = _with_config(opts, config); o['motif_sizes'] = _sizes(o['motif_sizes'])
-        if o['resume'] and not o['name']: raise ValueError("--resume needs --name of the run folder to continue")
+        o = command_options('hrmas_search', hrmas_search, opts, config)
         _run_distributed(o, search=True)         # prints the result; returns nothing, so the shell sees status 0
     _cli('hrmas_search', body, debug)
 
+# %% ../nbs/13_cli.ipynb #e0ec35e1
 @call_parse
 def hrmas_train(genotype:str=None, # genotype JSON (from hrmas_search) to train; or use --baseline
                 baseline:str=None, # 'dense' (fully connected RSNN) or 'ff' (feed-forward SNN)
@@ -224,7 +419,8 @@ def hrmas_train(genotype:str=None, # genotype JSON (from hrmas_search) to train;
                 no_nan_guard:bool=False, # switch the NaN/inf guard off
                 amp:bool=False, # float16 mixed precision (CUDA only, with --method bptt)
                 device:str=None, # 'cuda', 'cpu' (default: CUDA when available)
-                resume:bool=False, # continue `out/name`
+                resume:bool=False, # continue `out/name` with the options in its config.json
+                override:bool=False, # with --resume: accept new values of the RESUME_OVERRIDABLE options (recorded)
                 config:str=None, # JSON file of options
                 debug:bool=False, # show tracebacks
                ):
@@ -232,35 +428,42 @@ def hrmas_train(genotype:str=None, # genotype JSON (from hrmas_search) to train;
     opts = {k: v for k, v in locals().items() if k not in ('config', 'debug')}
     opts.update(motif_sizes=[], epochs=0, order=1, no_ip=True, checkpoint_every=0)
     def body():
-        o = _with_config(opts, config)
-        if (o['genotype'] is None) == (o['baseline'] is None): raise ValueError("give exactly one of --genotype FILE or --baseline dense|ff")
-        if o['resume'] and not o['name']: raise ValueError("--resume needs --name of the run folder to continue")
+        o = command_options('hrmas_train', hrmas_train, opts, config)
         _run_distributed(o, search=False)
     _cli('hrmas_train', body, debug)
 
+# %% ../nbs/13_cli.ipynb #bc2f761a
 def evaluate_run(run:str|Path, # a run folder written by hrmas_search or hrmas_train
                  data:str|None=None, # dataset folder, if it moved since the run
                 ) -> dict:
-    "Rebuild a run's network from its folder, load its trained weights, evaluate on the test set."
+    "Rebuild a run's network from its folder, load its trained weights, evaluate on the test set; say whether the run finished."
     rd = Path(run)
     if not (rd / 'config.json').exists(): raise FileNotFoundError(f"{rd} is not a run folder (no config.json)")
-    o = json.loads((rd / 'config.json').read_text())
+    o = read_json_file(rd / 'config.json')
     if data: o['data'] = data
+    resume, ckp = f"{o.get('command', 'hrmas_search')} --resume --out {rd.parent} --name {rd.name}", rd / 'checkpoints' / 'train.pt'
+    if not ckp.exists(): raise FileNotFoundError(f"{rd} has no trained network yet (no {ckp}: the run stopped before phase 2); continue it with {resume}")
     d = load_dataset(o['dataset'], o['data'], o['T'], o['seed'], o['n_samples'])
-    g = Genotype.load(rd / 'genotype.json') if (rd / 'genotype.json').exists() else None
+    g = load_genotype(rd / 'genotype.json') if (rd / 'genotype.json').exists() else None
     ablation = 'hrmas' if g is not None else (o.get('baseline') or 'dense')
     net = _make_net(o, d['info'], d['x_train'][0, 0].numel())(ablation, g)
-    load_checkpoint(rd / 'checkpoints' / 'train.pt', net, restore_rng=False)
+    ck = load_checkpoint(ckp, net, restore_rng=False)
     cfg = _search_config(o, d['x_train'].shape[0])
-    return evaluate(net, tensor_batches(d['x_test'], d['y_test'], o['batch_size'], shuffle=False)(0), count_loss_fn(cfg.desired, cfg.undesired))
+    ev = evaluate(net, tensor_batches(d['x_test'], d['y_test'], o['batch_size'], shuffle=False)(0), count_loss_fn(cfg.desired, cfg.undesired))
+    res = read_json_file(rd / 'result.json') if (rd / 'result.json').exists() else None
+    return ev | dict(finished=res is not None and ck['epoch'] >= o['retrain_epochs'], epoch=ck['epoch'], epochs=o['retrain_epochs'],
+                     failed=(res or {}).get('failed'), resume=resume)
 
+# %% ../nbs/13_cli.ipynb #8b8a54ad
 @call_parse
 def hrmas_eval(run:str, # a run folder written by hrmas_search or hrmas_train
                data:str=None, # dataset folder, if it moved since the run
                debug:bool=False, # show tracebacks
               ):
-    "Evaluate a run folder's trained network on its test set."
+    "Evaluate a run folder's trained network on its test set (and say if the run is unfinished or failed)."
     def body():
         ev = evaluate_run(run, data)
-        print(f"{run}: test accuracy {ev['acc']:.3f}, loss {ev['loss']:.3f}, hidden rate {ev['rate']:.3f}")
+        note = (f" (FAILED run: {ev['failed']})" if ev['failed'] else "" if ev['finished'] else
+                f" (UNFINISHED run: phase 2 stopped after epoch {ev['epoch']} of {ev['epochs']}; continue it with {ev['resume']})")
+        print(f"{run}: test accuracy {ev['acc']:.3f}, loss {ev['loss']:.3f}, hidden rate {ev['rate']:.3f}{note}")
     _cli('hrmas_eval', body, debug)

@@ -13,12 +13,12 @@ from torch.utils.data import Dataset, DataLoader, Subset
 from .core import set_seed, check_tensor, check_time_major
 
 # %% auto #0
-__all__ = ['EVENT_DTYPE', 'AUDIO_DTYPE', 'NMNIST_SENSOR', 'ECG_FILES', 'MNIST_FILES', 'DVSGESTURE_SENSOR', 'NTIDIGITS_CLASSES',
-           'shared_data_dir', 'shared_dataset', 'default_cache_dir', 'make_events', 'check_events', 'bin_events',
-           'EventFrames', 'FrameDataset', 'decode_nmnist', 'nmnist_index', 'NMNIST', 'read_idx', 'cache_key', 'cached',
-           'time_major_collate', 'seed_worker', 'make_loader', 'search_split', 'train_valid_split', 'split_subsets',
-           'TemporalOrderSpikes', 'ECGQTDB', 'ecg_accuracy', 'mnist_permutation', 'SequentialMNIST', 'LyonFeatures',
-           'read_aedat31', 'sum_pool_frames', 'DVSGesture', 'NTIDIGITS', 'SHD']
+__all__ = ['EVENT_DTYPE', 'AUDIO_DTYPE', 'NMNIST_SENSOR', 'ECG_FILES', 'ECG_STEPS', 'MNIST_FILES', 'DVSGESTURE_SENSOR',
+           'NTIDIGITS_CLASSES', 'shared_data_dir', 'shared_dataset', 'default_cache_dir', 'make_events', 'check_events',
+           'bin_events', 'EventFrames', 'FrameDataset', 'decode_nmnist', 'nmnist_index', 'NMNIST', 'read_idx',
+           'cache_key', 'cached', 'time_major_collate', 'seed_worker', 'make_loader', 'search_split',
+           'train_valid_split', 'split_subsets', 'TemporalOrderSpikes', 'ECGQTDB', 'ecg_accuracy', 'mnist_permutation',
+           'SequentialMNIST', 'LyonFeatures', 'read_aedat31', 'sum_pool_frames', 'DVSGesture', 'NTIDIGITS', 'SHD']
 
 # %% ../nbs/08_data.ipynb #55bd200f
 def shared_data_dir(env:str='HRMAS_SHARED_DATA', # environment variable that may point at the folder
@@ -203,24 +203,28 @@ def decode_nmnist(path:str|Path, # an N-MNIST .bin (or SLAYER .bs2) event file
     ev = np.empty(len(b), EVENT_DTYPE)
     ev['x'], ev['y'], ev['p'] = b[:, 0], b[:, 1], b[:, 2] >> 7
     ev['t'] = ((b[:, 2].astype(np.int64) & 0x7F) << 16) | (b[:, 3].astype(np.int64) << 8) | b[:, 4]
+    if not raw.any(): raise ValueError(f"{path}: every byte is zero (a pre-allocated or wiped file, not an N-MNIST recording)")
     try: check_events(ev, NMNIST_SENSOR, str(path))
     except ValueError as e: raise ValueError(f"{e}: the file is corrupt or not an N-MNIST recording") from None
-    if (np.diff(ev['t']) < 0).any():
-        n = int((np.diff(ev['t']) < 0).sum())
-        warnings.warn(f"{path}: timestamps decrease {n} times; events were stably sorted by time")
-        ev = ev[np.argsort(ev['t'], kind='stable')]
+    down = np.diff(ev['t']) < 0
+    if down.any():                           # the recordings are time-ordered: a decrease is damage, not jitter
+        raise ValueError(f"{path}: timestamps decrease {int(down.sum())} times (first after event {int(down.argmax())}, "
+                         f"{ev['t'][down.argmax()]} -> {ev['t'][down.argmax() + 1]} µs): the file is corrupt or not an N-MNIST recording")
     return ev
 
 # %% ../nbs/08_data.ipynb #c5c3e912
-def _read_label_list(path:Path) -> tuple[list[int], list[int]]:
-    "Sample ids and labels from a SLAYER label list (`#` header, then `<id><TAB><class>` lines)."
+def _read_label_list(path:Path, n_classes:int=10) -> tuple[list[int], list[int]]:
+    "Sample ids and labels (checked: 0 .. n_classes-1) from a SLAYER label list (`#` header, then `<id><TAB><class>` lines)."
     ids, labels = [], []
     for k, line in enumerate(path.read_text().splitlines()):
         line = line.strip()
         if not line or line.startswith('#'): continue
         parts = line.split()
         if len(parts) != 2: raise ValueError(f"{path}, line {k+1}: expected '<sample id> <class>', got {line!r}")
-        ids.append(int(parts[0])); labels.append(int(parts[1]))
+        try: i, c = int(parts[0]), int(parts[1])
+        except ValueError: raise ValueError(f"{path}, line {k+1}: expected two integers '<sample id> <class>', got {line!r}") from None
+        if not 0 <= c < n_classes: raise ValueError(f"{path}, line {k+1}: class {c} is outside 0..{n_classes - 1}")
+        ids.append(i); labels.append(c)
     return ids, labels
 
 def nmnist_index(root:str|Path, # the unzipped official download (with Train/ and Test/) or the SLAYER subset folder
@@ -242,7 +246,8 @@ def nmnist_index(root:str|Path, # the unzipped official download (with Train/ an
     lists = sorted(root.glob(f'{split}*.txt'))
     if lists:
         ids, labels = _read_label_list(lists[0])
-        files = [root/f'{i}.bs2' if (root/f'{i}.bs2').exists() else root/f'{i}.bin' for i in ids]
+        ext = '.bin' if any(root.glob('*.bin')) and not any(root.glob('*.bs2')) else '.bs2'      # the layout's own extension
+        files = [next((f for f in (root/f'{i}.bs2', root/f'{i}.bin') if f.exists()), root/f'{i}{ext}') for i in ids]
         missing = [f.name for f in files if not f.exists()]
         if missing: raise _missing('N-MNIST', root, f"{len(missing)} event files listed in {lists[0].name} "
                                    f"(first: {missing[:3]})")
@@ -433,12 +438,14 @@ class TemporalOrderSpikes(Dataset):
 
 # %% ../nbs/08_data.ipynb #80842c3b
 ECG_FILES = {'train': 'QTDB_train.mat', 'test': 'QTDB_test.mat'}
+ECG_STEPS = 1301
 
 class ECGQTDB(Dataset):
     "ECG QTDB (SRNN): `(x [1301, 4] float32, labels [1301] long, mask [1301] bool)` per sequence."
     def __init__(self, root:str|Path, # folder holding QTDB_train.mat / QTDB_test.mat
                  split:str='train', # 'train' or 'test'
                  clip_artefact:bool=False, # set the -1 at the last step of channel 0 to 0 (default: keep, as the reference)
+                 n_steps:int|None=ECG_STEPS, # the known sequence length (None: accept any)
                 ):
         if split not in ECG_FILES: raise ValueError(f"split must be 'train' or 'test', got {split!r}")
         how = "QTDB_train.mat and QTDB_test.mat from github.com/byin-cwi/Efficient-spiking-networks (data/)"
@@ -453,6 +460,7 @@ class ECGQTDB(Dataset):
         x, y = m['x'], m['y']
         if x.ndim != 3 or x.shape[2] != 4 or y.shape != x.shape[:2] + (6,):
             raise ValueError(f"{path}: expected x [N, T, 4] and y [N, T, 6], got {x.shape} and {y.shape}")
+        _check_ecg_arrays(path, x, y, n_steps)
         self.x = torch.from_numpy(x.astype(np.float32))
         if clip_artefact: self.x.clamp_(min=0)
         self.labels = torch.from_numpy(y.argmax(-1)).long()
@@ -461,6 +469,17 @@ class ECGQTDB(Dataset):
     def __len__(self): return len(self.x)
     def __getitem__(self, i): return self.x[i], self.labels[i], self.mask[i]
 
+# %% ../nbs/08_data.ipynb #ab0c8da6
+def _check_ecg_arrays(path, x, y, n_steps):
+    "Reject time-major ECG arrays (detected from the known length) and label arrays with no labelled step."
+    if n_steps is not None and x.shape[1] != n_steps:
+        if x.shape[0] == n_steps:
+            raise ValueError(f"{path}: x has shape {x.shape}, time-major [T, N, C] with T = {n_steps}; the loader needs [N, T, C]: "
+                             f"save it as x.transpose(1, 0, 2) (and y likewise)")
+        raise ValueError(f"{path}: sequences have {x.shape[1]} steps, ECG QTDB has {n_steps} (pass n_steps=None to accept any)")
+    if not y.any(): raise ValueError(f"{path}: y is all zero: no step of any sequence is labelled (the file is damaged or not QTDB)")
+
+# %% ../nbs/08_data.ipynb #60ee7dfd
 def ecg_accuracy(output:torch.Tensor, # time-major scores [T, B, 6] or predicted classes [T, B]
                  labels:torch.Tensor, # per-step labels [T, B] (argmax convention)
                  mask:torch.Tensor|None=None, # [T, B] True where labelled; needed for 'masked'

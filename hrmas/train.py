@@ -4,29 +4,49 @@
 
 # %% ../nbs/10_train.ipynb #ab98223a
 from __future__ import annotations
-import os, sys, io, csv, json, time, random, tempfile, warnings, contextlib
+import os, sys, io, csv, json, time, random, secrets, hashlib, tempfile, warnings, contextlib
 from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['CHECKPOINT_FORMAT', 'atomic_write_bytes', 'atomic_torch_save', 'rng_state', 'set_rng_state', 'save_checkpoint',
-           'CheckpointError', 'load_checkpoint', 'MetricsCSV', 'RunDir', 'metrics_file', 'NonFiniteError', 'NanGuard',
-           'check_gradients', 'Progress', 'TrainStep']
+__all__ = ['CHECKPOINT_FORMAT', 'remove_orphans', 'atomic_write_bytes', 'atomic_torch_save', 'rng_state', 'set_rng_state',
+           'content_checksum', 'save_checkpoint', 'CheckpointError', 'read_checkpoint', 'load_checkpoint', 'MetricsCSV',
+           'read_json_file', 'new_run_name', 'RunDir', 'metrics_file', 'NonFiniteError', 'NanGuard', 'check_gradients',
+           'Progress', 'TrainStep']
 
 # %% ../nbs/10_train.ipynb #db3fecc6
+def _umask_mode() -> int:
+    "The mode `open()` gives a new file: 0o666 less the process's umask."
+    old = os.umask(0o022); os.umask(old)
+    return 0o666 & ~old
+
+# %% ../nbs/10_train.ipynb #3992340b
+def remove_orphans(path:str|Path, # a destination file (its orphans), or a folder (every orphan below it)
+                  ) -> list[Path]:
+    "Delete the temporary files that killed atomic writes left behind; return what was removed."
+    path = Path(path)
+    found = sorted(path.rglob('.*.tmp')) if path.is_dir() else sorted(path.parent.glob(f'.{path.name}.*.tmp'))
+    for f in found: f.unlink(missing_ok=True)
+    return found
+
+# %% ../nbs/10_train.ipynb #aaca1197
 def atomic_write_bytes(path:str|Path, # destination
                        data:bytes, # content
                       ) -> Path:
-    "Write `data` to `path` atomically: a temporary file in the same folder, fsync, then rename."
+    "Write `data` to `path` atomically: orphans removed, a temporary file in the same folder, fsync, rename."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    remove_orphans(path)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
     try:
+        os.chmod(tmp, _umask_mode())
         with os.fdopen(fd, 'wb') as f: f.write(data); f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as ex:
         if os.path.exists(tmp): os.remove(tmp)
+        if isinstance(ex, OSError) and ex.filename is None and ex.errno: raise OSError(ex.errno, ex.strerror, str(path)) from None  # name the file
         raise
     return path
 
@@ -51,8 +71,32 @@ def set_rng_state(st:dict # from `rng_state`
     if 'cuda' in st and torch.cuda.is_available(): torch.cuda.set_rng_state_all(st['cuda'])
 
 # %% ../nbs/10_train.ipynb #2d46ab20
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2
 
+def _feed(h, obj):
+    "Feed a canonical byte form of `obj` to the hash `h`: tensors and arrays by dtype, shape and bytes."
+    if isinstance(obj, torch.Tensor):
+        t = obj.detach().cpu().contiguous()
+        h.update(f"T{t.dtype}{tuple(t.shape)}".encode()); h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    elif isinstance(obj, np.ndarray):
+        h.update(f"A{obj.dtype.str}{obj.shape}".encode()); h.update(np.ascontiguousarray(obj).tobytes())
+    elif isinstance(obj, dict):
+        h.update(f"D{len(obj)}".encode())
+        for k, v in obj.items(): _feed(h, k); _feed(h, v)
+    elif isinstance(obj, (list, tuple)):
+        h.update(f"{type(obj).__name__[0]}{len(obj)}".encode())
+        for v in obj: _feed(h, v)
+    elif hasattr(obj, '__dict__') and ' at 0x' in repr(obj): _feed(h, (type(obj).__name__, vars(obj)))
+    else: r = repr(obj); h.update(f"{type(obj).__name__}:{len(r)}:{r}".encode())
+
+def content_checksum(obj # a checkpoint dict (its 'checksum' entry, if any, is left out)
+                    ) -> str:
+    "SHA-256 (hex) of the canonical byte form of a checkpoint's content."
+    h = hashlib.sha256()
+    _feed(h, {k: v for k, v in obj.items() if k != 'checksum'} if isinstance(obj, dict) else obj)
+    return h.hexdigest()
+
+# %% ../nbs/10_train.ipynb #22debf6e
 def _versions():
     import hrmas
     return dict(hrmas=hrmas.__version__, torch=torch.__version__, format=CHECKPOINT_FORMAT)
@@ -64,40 +108,62 @@ def save_checkpoint(path:str|Path, # file to write (atomically)
                     step:int=0, # batches completed within the current epoch
                     config:dict|None=None, # the run's settings (JSON-able)
                     **extra): # anything else to keep (history, genotype JSON, scheduler states, ...)
-    "Write a resumable checkpoint atomically."
+    "Write a resumable checkpoint, with the checksum of its content, atomically."
     ck = dict(model=model.state_dict(), optimizers={k: o.state_dict() for k, o in (optimizers or {}).items()},
               epoch=epoch, step=step, config=config or {}, rng=rng_state(), versions=_versions(), extra=extra)
+    ck['checksum'] = content_checksum(ck)
     return atomic_torch_save(ck, path)
 
-class CheckpointError(ValueError): "A checkpoint that cannot be used with this model or this version."
+class CheckpointError(ValueError): "A checkpoint that is corrupt, or cannot be used with this model or this version."
 
+# %% ../nbs/10_train.ipynb #1434819c
+def read_checkpoint(path:str|Path, # file written by `save_checkpoint`
+                    map_location='cpu', # where tensors are loaded
+                    verify:bool=True, # check the checksum (False: also read format-1 files, which have none)
+                   ) -> dict:
+    "The checkpoint dict of a file, after its structure, format and checksum are checked."
+    path = Path(path)
+    if not path.exists(): raise FileNotFoundError(f"checkpoint {path} does not exist")
+    if path.is_dir(): raise CheckpointError(f"checkpoint {path} is a folder, not a checkpoint file")
+    try: ck = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as ex: raise CheckpointError(f"checkpoint {path} is corrupt, unreadable or truncated ({type(ex).__name__}: {ex})") from None
+    if not isinstance(ck, dict) or not isinstance(ck.get('versions'), dict) or 'model' not in ck:
+        raise CheckpointError(f"{path} is not an hrmas checkpoint (no 'versions'/'model' entries)")
+    fmt = ck['versions'].get('format')
+    if fmt not in ((CHECKPOINT_FORMAT,) if verify else (1, CHECKPOINT_FORMAT)):
+        hint = "; it has no checksum: load it unchecked with verify=False if you trust it" if fmt == 1 else ""
+        raise CheckpointError(f"{path} has checkpoint format {fmt}, this hrmas reads format {CHECKPOINT_FORMAT}{hint}")
+    if 'checksum' in ck or verify:
+        if ck.get('checksum') != content_checksum(ck):
+            raise CheckpointError(f"checkpoint {path} is corrupt: the checksum of its content does not match the one stored "
+                                  "with it (a damaged or partly overwritten file); restore it from a copy, or start a new run")
+    return ck
+
+# %% ../nbs/10_train.ipynb #58402a5b
+def _check_fits(path, own:dict, theirs:dict):
+    "Raise `CheckpointError` listing the keys and shapes of `theirs` (a checkpoint) that do not fit `own` (a model)."
+    missing, unexpected = sorted(set(own) - set(theirs)), sorted(set(theirs) - set(own))
+    shapes = [f"{k}: checkpoint {tuple(theirs[k].shape)} vs model {tuple(own[k].shape)}"
+              for k in sorted(set(own) & set(theirs)) if hasattr(theirs[k], 'shape') and theirs[k].shape != own[k].shape]
+    if missing or unexpected or shapes:
+        msg = [f"checkpoint {path} does not fit this model:"]
+        if missing: msg.append(f"missing {missing[:5]}{' ...' if len(missing) > 5 else ''}")
+        if unexpected: msg.append(f"unexpected {unexpected[:5]}{' ...' if len(unexpected) > 5 else ''}")
+        if shapes: msg.append('shape mismatch ' + '; '.join(shapes[:5]))
+        raise CheckpointError(' '.join(msg))
+
+# %% ../nbs/10_train.ipynb #0abd5b44
 def load_checkpoint(path:str|Path, # file written by `save_checkpoint`
                     model:nn.Module|None=None, # restore its state (strictly)
                     optimizers:dict|None=None, # name -> optimiser to restore
                     restore_rng:bool=True, # put the RNG states back (exact resume)
                     map_location='cpu', # where tensors are loaded
+                    verify:bool=True, # check the checksum (see `read_checkpoint`)
                    ) -> dict:
     "Read a checkpoint, check it fits `model`, restore model, optimisers and RNGs; return the checkpoint dict."
-    path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"checkpoint {path} does not exist")
-    try: ck = torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as ex: raise CheckpointError(f"checkpoint {path} is unreadable or truncated ({type(ex).__name__}: {ex})") from None
-    if not isinstance(ck, dict) or 'versions' not in ck or 'model' not in ck:
-        raise CheckpointError(f"{path} is not an hrmas checkpoint (no 'versions'/'model' entries)")
-    if ck['versions'].get('format') != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path} has checkpoint format {ck['versions'].get('format')}, this hrmas reads format {CHECKPOINT_FORMAT}")
+    ck = read_checkpoint(path, map_location, verify)
     if model is not None:
-        own, theirs = model.state_dict(), ck['model']
-        missing, unexpected = sorted(set(own) - set(theirs)), sorted(set(theirs) - set(own))
-        shapes = [f"{k}: checkpoint {tuple(theirs[k].shape)} vs model {tuple(own[k].shape)}"
-                  for k in sorted(set(own) & set(theirs)) if hasattr(theirs[k], 'shape') and theirs[k].shape != own[k].shape]
-        if missing or unexpected or shapes:
-            msg = [f"checkpoint {path} does not fit this model:"]
-            if missing: msg.append(f"missing {missing[:5]}{' ...' if len(missing) > 5 else ''}")
-            if unexpected: msg.append(f"unexpected {unexpected[:5]}{' ...' if len(unexpected) > 5 else ''}")
-            if shapes: msg.append('shape mismatch ' + '; '.join(shapes[:5]))
-            raise CheckpointError(' '.join(msg))
-        model.load_state_dict(theirs)
+        _check_fits(path, model.state_dict(), ck['model']); model.load_state_dict(ck['model'])
     for k, o in (optimizers or {}).items():
         if k not in ck['optimizers']: raise CheckpointError(f"checkpoint {path} has no state for optimiser {k!r} (has {sorted(ck['optimizers'])})")
         o.load_state_dict(ck['optimizers'][k])
@@ -148,19 +214,42 @@ class MetricsCSV:
         self._write(keep[:before] + new + keep[before:])
 
 # %% ../nbs/10_train.ipynb #1d9fe484
+def read_json_file(path:str|Path, # a JSON file
+                  ):
+    "The content of a JSON file; a missing, unreadable or invalid file is an error that names it."
+    p = Path(path)
+    if not p.exists(): raise FileNotFoundError(f"{p} does not exist")
+    if p.is_dir(): raise ValueError(f"{p} is a folder, not a JSON file")
+    try: return json.loads(p.read_text())
+    except UnicodeDecodeError: raise ValueError(f"{p} is not a JSON file (it holds binary data): the file is corrupt") from None
+    except json.JSONDecodeError as ex: raise ValueError(f"{p} is not valid JSON ({ex}): the file is corrupt or was cut short") from None
+
+# %% ../nbs/10_train.ipynb #1f0e5ffb
+def new_run_name(root:str|Path='runs', # parent folder
+                ) -> str:
+    "Create a fresh, empty run folder under `root` named by the time and a random suffix; return its name."
+    Path(root).mkdir(parents=True, exist_ok=True)
+    while True:
+        name = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+        try: (Path(root) / name).mkdir(); return name
+        except FileExistsError: continue
+
+# %% ../nbs/10_train.ipynb #b5d925e2
 class RunDir:
     "One folder per run: config.json, metrics.csv (appended per epoch), checkpoints/, plots/."
     def __init__(self, root:str|Path='runs', # parent folder
-                 name:str|None=None, # run name (default: a timestamp)
+                 name:str|None=None, # run name (default: a fresh unique one, see `new_run_name`)
                  config:dict|None=None, # settings to write to config.json (if given)
                  resume:bool=False, # reuse an existing folder (else an existing name is an error)
                  write:bool=True, # False: never touch the disk (the non-zero ranks of a data-parallel run)
                 ):
-        self.path, self.write = Path(root) / (name or time.strftime('%Y%m%d-%H%M%S')), write
+        if name is None: name = new_run_name(root) if write else time.strftime('%Y%m%d-%H%M%S')
+        self.path, self.write = Path(root) / name, write
         self.metrics_file = MetricsCSV(self.path / 'metrics.csv')
         if not write: return
         if self.path.exists() and not resume and any(self.path.iterdir()):
             raise FileExistsError(f"run folder {self.path} already exists; pass resume=True (--resume) to continue it, or choose another name")
+        if resume and self.path.is_dir(): remove_orphans(self.path)
         for sub in ('checkpoints', 'plots'): (self.path / sub).mkdir(parents=True, exist_ok=True)
         if config is not None: self.write_json('config.json', config)
 
@@ -170,33 +259,36 @@ class RunDir:
         return atomic_write_bytes(p, json.dumps(obj, indent=2, default=str).encode()) if self.write else p
 
     def read_json(self, name:str):
-        p = self.path / name
-        if not p.exists(): raise FileNotFoundError(f"{p} does not exist")
-        return json.loads(p.read_text())
+        "A JSON file of the run folder (an invalid one is an error naming it)."
+        return read_json_file(self.path / name)
 
     @property
     def metrics_path(self) -> Path: return self.metrics_file.path
     @property
     def checkpoint_path(self) -> Path: return self.path / 'checkpoints' / 'last.pt'
 
-    def log_metrics(self, row:dict # one epoch's metrics
-                   ):
-        "Append a row to metrics.csv (a header first; new columns rewrite the file atomically), flushed at once."
-        if self.write: self.metrics_file.append(row)
-    append = log_metrics
-
     def metrics(self) -> list[dict]:
         "The rows of metrics.csv (strings as written)."
         return self.metrics_file.rows()
 
-    def truncate_metrics(self, epochs:int # keep the rows of the first `epochs` epochs
-                        ):
-        "Drop metric rows after `epochs` (resuming from a checkpoint older than the last logged epoch)."
-        if self.write: self.metrics_file.truncate(epochs)
+# %% ../nbs/10_train.ipynb #aa1bf824
+@patch
+def log_metrics(self:RunDir, row:dict # one epoch's metrics
+               ):
+    "Append a row to metrics.csv (a header first; new columns rewrite the file atomically), flushed at once."
+    if self.write: self.metrics_file.append(row)
+RunDir.append = RunDir.log_metrics
 
-    def replace_phase(self, phase:str, rows:list[dict]):
-        "See `MetricsCSV.replace_phase`."
-        if self.write: self.metrics_file.replace_phase(phase, rows)
+@patch
+def truncate_metrics(self:RunDir, epochs:int # keep the rows of the first `epochs` epochs
+                    ):
+    "Drop metric rows after `epochs` (resuming from a checkpoint older than the last logged epoch)."
+    if self.write: self.metrics_file.truncate(epochs)
+
+@patch
+def replace_phase(self:RunDir, phase:str, rows:list[dict]):
+    "See `MetricsCSV.replace_phase`."
+    if self.write: self.metrics_file.replace_phase(phase, rows)
 
 def metrics_file(target # a `RunDir`, a `MetricsCSV`, a path to a CSV file, or None
                 ) -> MetricsCSV|RunDir|None:
@@ -215,6 +307,7 @@ def _first_bad_step(t:torch.Tensor):
         return int(steps[0]) if len(steps) else None
     return None
 
+# %% ../nbs/10_train.ipynb #e3da5105
 class NanGuard:
     "Forward hooks that raise `NonFiniteError` naming the module and time step of the first NaN/inf output."
     def __init__(self, model:nn.Module # the network to watch
@@ -246,6 +339,7 @@ class NanGuard:
     def __enter__(self): return self
     def __exit__(self, *a): self.remove()
 
+# %% ../nbs/10_train.ipynb #425611e1
 def check_gradients(model:nn.Module # after loss.backward()
                    ):
     "Raise `NonFiniteError` naming the first parameter whose gradient holds NaN or inf."
@@ -283,35 +377,39 @@ class Progress:
         k = round(width * epoch / max(self.total, 1))
         return f"\r{self.desc} [{'#' * k}{'.' * (width - k)}] {epoch}/{self.total} {info}"
 
-    def update(self, epoch:int, # epochs completed (1-based)
-               **metrics):
-        "Report the end of an epoch with its metrics."
-        self.epoch = epoch
-        el = time.time() - self.t0; done = max(epoch - self.start, 1); eta = el / done * (self.total - epoch)
-        info = ' '.join(f"{k}={_fmt(v)}" for k, v in metrics.items())
-        if self.log is None: return
-        if self._bar is not None:
-            self._bar.set_postfix_str(info, refresh=False); self._bar.update(epoch - self._bar.n)
-            if epoch >= self.total: self.close()
-        elif self.tty:
-            self.stream.write(self._text_bar(epoch, info + f" [{el:.0f}s, eta {eta:.0f}s]") + ('\n' if epoch >= self.total else '')); self.stream.flush()
-        else:
-            line = f"{self.desc} {epoch}/{self.total} {info} [{el:.0f}s, eta {eta:.0f}s]"
-            if self.log is print: self.stream.write(line + '\n'); self.stream.flush()
-            else: self.log(line)
+# %% ../nbs/10_train.ipynb #e1c79c2c
+@patch
+def update(self:Progress, epoch:int, # epochs completed (1-based)
+           **metrics):
+    "Report the end of an epoch with its metrics."
+    self.epoch = epoch
+    el = time.time() - self.t0; done = max(epoch - self.start, 1); eta = el / done * (self.total - epoch)
+    info = ' '.join(f"{k}={_fmt(v)}" for k, v in metrics.items())
+    if self.log is None: return
+    if self._bar is not None:
+        self._bar.set_postfix_str(info, refresh=False); self._bar.update(epoch - self._bar.n)
+        if epoch >= self.total: self.close()
+    elif self.tty:
+        self.stream.write(self._text_bar(epoch, info + f" [{el:.0f}s, eta {eta:.0f}s]") + ('\n' if epoch >= self.total else '')); self.stream.flush()
+    else:
+        line = f"{self.desc} {epoch}/{self.total} {info} [{el:.0f}s, eta {eta:.0f}s]"
+        if self.log is print: self.stream.write(line + '\n'); self.stream.flush()
+        else: self.log(line)
 
-    def write(self, msg:str # a message line
-             ):
-        "Print a message through the same channel (above the bar on a terminal)."
-        if self.log is None: return
-        if self._bar is not None: self._bar.write(msg, file=self.stream)
-        elif self.tty: self.stream.write(('\n' if self.epoch > self.start else '') + msg + '\n'); self.stream.flush()
-        elif self.log is print: self.stream.write(msg + '\n'); self.stream.flush()
-        else: self.log(msg)
+@patch
+def write(self:Progress, msg:str # a message line
+         ):
+    "Print a message through the same channel (above the bar on a terminal)."
+    if self.log is None: return
+    if self._bar is not None: self._bar.write(msg, file=self.stream)
+    elif self.tty: self.stream.write(('\n' if self.epoch > self.start else '') + msg + '\n'); self.stream.flush()
+    elif self.log is print: self.stream.write(msg + '\n'); self.stream.flush()
+    else: self.log(msg)
 
-    def close(self):
-        "End the bar (a no-op for plain lines)."
-        if self._bar is not None: self._bar.close(); self._bar = None
+@patch
+def close(self:Progress):
+    "End the bar (a no-op for plain lines)."
+    if self._bar is not None: self._bar.close(); self._bar = None
 
 # %% ../nbs/10_train.ipynb #8d2f6b31
 class TrainStep:
@@ -336,26 +434,31 @@ class TrainStep:
         self.scaler = torch.amp.GradScaler(self.device.type) if self.dtype == torch.float16 else None
         self.guard = NanGuard(model) if nan_guard else None
 
-    def autocast(self):
-        "Context of the forward passes (autocast when `amp` is on)."
-        return torch.autocast(self.device.type, dtype=self.dtype) if self.dtype is not None else contextlib.nullcontext()
+# %% ../nbs/10_train.ipynb #745ac279
+@patch
+def autocast(self:TrainStep):
+    "Context of the forward passes (autocast when `amp` is on)."
+    return torch.autocast(self.device.type, dtype=self.dtype) if self.dtype is not None else contextlib.nullcontext()
 
-    def backward(self, loss:torch.Tensor):
-        "`loss.backward()`, scaled when float16 mixed precision is on."
-        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+@patch
+def backward(self:TrainStep, loss:torch.Tensor):
+    "`loss.backward()`, scaled when float16 mixed precision is on."
+    (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
 
-    def step(self, opt:torch.optim.Optimizer, # the optimiser to step
-             params=None, # the parameters to reduce and clip (default: all of the optimiser's)
-            ):
-        "All-reduce (data-parallel), unscale, check, clip and step."
-        params = [p for g in opt.param_groups for p in g['params']] if params is None else list(params)
-        if self.dist is not None: self.dist.all_reduce_grads(params)
-        if self.scaler is not None: self.scaler.unscale_(opt)       # an inf here makes the scaler skip the step
-        elif self.nan_guard: check_gradients(self.model)
-        if self.clip: torch.nn.utils.clip_grad_norm_(params, self.clip)
-        if self.scaler is not None: self.scaler.step(opt); self.scaler.update()
-        else: opt.step()
+@patch
+def step(self:TrainStep, opt:torch.optim.Optimizer, # the optimiser to step
+         params=None, # the parameters to reduce and clip (default: all of the optimiser's)
+        ):
+    "All-reduce (data-parallel), unscale, check, clip and step."
+    params = [p for g in opt.param_groups for p in g['params']] if params is None else list(params)
+    if self.dist is not None: self.dist.all_reduce_grads(params)
+    if self.scaler is not None: self.scaler.unscale_(opt)       # an inf here makes the scaler skip the step
+    elif self.nan_guard: check_gradients(self.model)
+    if self.clip: torch.nn.utils.clip_grad_norm_(params, self.clip)
+    if self.scaler is not None: self.scaler.step(opt); self.scaler.update()
+    else: opt.step()
 
-    def close(self):
-        "Remove the NaN hooks."
-        if self.guard is not None: self.guard.remove()
+@patch
+def close(self:TrainStep):
+    "Remove the NaN hooks."
+    if self.guard is not None: self.guard.remove()
