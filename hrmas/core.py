@@ -53,12 +53,15 @@ def set_checks(finite:bool=True # scan layer inputs for NaN/inf
     "Switch the NaN/inf scan of layer inputs on or off (shape, dtype and device checks always run)."
     _CHECKS['finite'] = bool(finite)
 
+_DTYPE_METHOD = {torch.float32: 'float', torch.float64: 'double', torch.float16: 'half', torch.bfloat16: 'bfloat16'}
+
 def check_tensor(x, # the value to check
                  name:str, # argument name used in error messages
                  ndim:int|None=None, # required number of dimensions
                  floating:bool=True, # require a floating-point dtype
                  device:torch.device|None=None, # required device (type and index)
                  finite:bool|None=None, # reject NaN/inf (None: the global `set_checks` setting)
+                 dtype:torch.dtype|None=None, # required floating dtype (a layer's parameter dtype)
                 ) -> torch.Tensor:
     "Check that `x` is a tensor with the expected rank, dtype kind, device and finite values; return it."
     if not isinstance(x, torch.Tensor):
@@ -68,6 +71,9 @@ def check_tensor(x, # the value to check
     if floating and not x.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor (e.g. float32), got dtype {x.dtype}; "
                         f"convert it with .float()")
+    if dtype is not None and floating and x.dtype != dtype:
+        raise TypeError(f"{name} is {x.dtype} but the layer is {dtype}; convert the input with "
+                        f"x.{_DTYPE_METHOD.get(dtype, 'to(' + str(dtype) + ')')}() or the layer with layer.to({dtype})")
     if device is not None and x.device != torch.device(device):
         raise ValueError(f"{name} is on {x.device} but the layer is on {device}; move it with .to({str(device)!r})")
     if (_CHECKS['finite'] if finite is None else finite) and x.is_floating_point() and not torch.isfinite(x).all():

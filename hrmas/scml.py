@@ -13,7 +13,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 from .core import check_time_major
-from .neurons import LIF, lif_sequence, _run_lif, _check_lif_inputs
+from .neurons import LIF
 
 # %% auto #0
 __all__ = ['TYPES', 'GENOTYPE_FORMAT', 'GENOTYPE_VERSION', 'divisors', 'motif_partition', 'MotifMasks', 'motif_masks', 'Genotype',
@@ -312,7 +312,6 @@ class SCML(LIF):
             if genotype.n != n_out: raise ValueError(f"genotype is for {genotype.n} neurons but the layer has {n_out}")
             self.conn = FixedConnectivity(genotype, w_exc_init, w_inh, w_max)
         else: self.conn = MotifConnectivity(n_out, motif_sizes, tie, lateral, ring, pad, w_exc_init, w_inh, w_max)
-        self.ip_hook = None   # set by IP (05_ip): callable(layer, i_ff, w_rec) -> LIFRecord for no-grad passes
 
     def recurrent_weight(self): return self.conn.effective_weight()
     def arch_parameters(self): return self.conn.arch_parameters()
@@ -322,21 +321,6 @@ class SCML(LIF):
     def clamp_(self):
         "Clamp W_in to [-w_max, w_max] and W^E to [0, w_max]."
         self.weight.clamp_(-self.w_max, self.w_max); self.conn.clamp_()
-
-    def forward(self, x:torch.Tensor, # input PSCs [T, B, n_in]
-                record:bool=False, # return the `LIFRecord`
-               ):
-        check_time_major(x, 'x', n=self.n_in, device=self.weight.device)
-        T, B, _ = x.shape
-        from hrmas.kernels import input_projection
-        i_ff = input_projection(x, self.weight)         # all T at once (spike-driven when x is sparse spikes)
-        w = self.recurrent_weight()                     # formed once per forward pass
-        if self.ip_hook is not None and not torch.is_grad_enabled(): rec = self.ip_hook(self, i_ff, w)
-        else:
-            p = self.params()
-            _check_lif_inputs(i_ff, w, p, finite=False)   # x was scanned for NaN/inf above
-            rec = _run_lif(i_ff, p, w, self.method, self.surrogate, self.tsslbp_cfg, overwrite=True)   # i_ff is a temporary
-        return rec if record else rec.psc
 
     @classmethod
     def from_genotype(cls, n_in:int, genotype:Genotype, **kwargs):
