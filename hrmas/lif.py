@@ -57,13 +57,13 @@ def lif_update(ki_t:torch.Tensor, # scaled feed-forward drive k * I_ff[t], [B, N
                v:torch.Tensor, a:torch.Tensor, # state (v[t-1], a[t-1]), each [B, N]
                lam_m:torch.Tensor, # membrane leak 1 - 1/tau_m, [N]
                lam_s:float, gain:float, v_th:float, # PSC leak 1 - 1/tau_s, PSC jump per spike, threshold
-               kw:torch.Tensor|None=None, # recurrent weights with the gain folded in, (k * W_rec)^T [pre, post], or None
+               rec_fwd:torch.Tensor|None=None, # recurrent weights with the gain folded in, (k * W_rec)^T [pre, post], or None
                spike_fn:Callable|None=None, # x -> spikes; None: exact step without gradient
                detach_reset:bool=False, # no gradient through the reset (1 - s)
               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     "One LIF step: (s[t], u[t], v[t], a[t])."
     u = ki_t + lam_m * v
-    if kw is not None: u = torch.addmm(u, a, kw)
+    if rec_fwd is not None: u = torch.addmm(u, a, rec_fwd)
     s = (u > v_th).to(u.dtype) if spike_fn is None else spike_fn(u - v_th)
     v = u - u * (s.detach() if detach_reset else s)
     a = a * lam_s + gain * s
@@ -77,8 +77,8 @@ def lif_step(i_t:torch.Tensor, # feed-forward input current at step t, [B, N]
              spike_fn:Callable|None=None, # x -> spikes; None: exact step without gradient
             ) -> tuple[torch.Tensor, torch.Tensor, LIFState]:
     "One LIF step: returns spikes s[t], pre-reset membrane u[t] and the new state."
-    kw = None if w_rec is None else w_rec.t() * p.k
-    s, u, v, a = lif_update(p.k * i_t, *state, 1 - 1 / p.tau_m, 1 - 1 / p.tau_s, p.psc_gain, p.v_th, kw, spike_fn)
+    rec_fwd = None if w_rec is None else w_rec.t() * p.k
+    s, u, v, a = lif_update(p.k * i_t, *state, 1 - 1 / p.tau_m, 1 - 1 / p.tau_s, p.psc_gain, p.v_th, rec_fwd, spike_fn)
     return s, u, LIFState(v, a)
 
 # %% ../nbs/00a_lif.ipynb #3e7dffd1
@@ -107,7 +107,7 @@ def check_lif_inputs(i_ff:torch.Tensor, # feed-forward current [T, B, N]
 def lif_loop(ki:torch.Tensor, # scaled drive k * I_ff, [T, B, N]
              v:torch.Tensor, a:torch.Tensor, # initial state, each [B, N]
              lam_m:torch.Tensor, # membrane leak [N]
-             kw:torch.Tensor|None, # (k * W_rec)^T or None
+             rec_fwd:torch.Tensor|None, # (k * W_rec)^T or None
              p:LIFParams, # neuron constants (tau_s, v_th, psc_gain)
              spike_fn:Callable|None=None, # x -> spikes; None: exact
              detach_reset:bool=False, # no gradient through the reset
@@ -115,7 +115,7 @@ def lif_loop(ki:torch.Tensor, # scaled drive k * I_ff, [T, B, N]
     "`lif_update` over T steps: stacked (psc, spikes, membrane) and the final (v, a)."
     lam_s, ss, us, as_ = 1 - 1 / p.tau_s, [], [], []
     for ki_t in ki.unbind(0):      # unbind once: indexing ki[t] in the loop would make the backward O(T^2)
-        s, u, v, a = lif_update(ki_t, v, a, lam_m, lam_s, p.psc_gain, p.v_th, kw, spike_fn, detach_reset)
+        s, u, v, a = lif_update(ki_t, v, a, lam_m, lam_s, p.psc_gain, p.v_th, rec_fwd, spike_fn, detach_reset)
         ss.append(s); us.append(u); as_.append(a)
     return torch.stack(as_), torch.stack(ss), torch.stack(us), v, a
 
@@ -127,9 +127,9 @@ def lif_forward_nograd(i_ff:torch.Tensor, # feed-forward current [T, B, N]
                       ):
     "LIF forward without autograd: returns (psc, spikes, membrane u, increments Delta), each [T, B, N]."
     T, B, N = i_ff.shape
-    kw = None if w_rec is None else w_rec.t() * p.k    # gain folded into W once
+    rec_fwd = None if w_rec is None else w_rec.t() * p.k    # gain folded into W once
     zero = i_ff.new_zeros(B, N)
-    a, s, u, _, _ = lif_loop(p.k * i_ff, zero, zero, 1 - 1 / p.tau_m, kw, p)
+    a, s, u, _, _ = lif_loop(p.k * i_ff, zero, zero, 1 - 1 / p.tau_m, rec_fwd, p)
     v_prev = torch.cat([u.new_zeros(1, B, N), (u - u * s)[:-1]])
     return a, s, u, u - v_prev
 

@@ -13,12 +13,14 @@ from .lif import LIFState, LIFParams, LIFRecord, psc_gain, lif_params, lif_step,
 from .surrogate import get_surrogate
 from .tsslbp import TSSLBPFunction, TSSLBPConfig
 from .kernels import bptt_fusable, lif_bptt_fused, input_projection
+from .alif import ALIFState, ALIFRecord, alif_step, alif_scan
 
-_all_ = ['LIFState', 'LIFParams', 'LIFRecord', 'psc_gain', 'lif_params', 'lif_step', 'psc_filter']   # re-exported from hrmas.lif
+_all_ = ['LIFState', 'LIFParams', 'LIFRecord', 'psc_gain', 'lif_params', 'lif_step', 'psc_filter',   # re-exported from hrmas.lif
+         'ALIFState', 'ALIFRecord', 'alif_step']                                                          # and hrmas.alif
 
 # %% auto #0
-__all__ = ['lif_bptt', 'lif_sequence', 'LIF', 'RecurrentLIF', 'ALIFState', 'alif_step', 'ALIFRecord', 'alif_sequence', 'ALIF',
-           'LIFState', 'LIFParams', 'LIFRecord', 'psc_gain', 'lif_params', 'lif_step', 'psc_filter']
+__all__ = ['lif_bptt', 'lif_sequence', 'LIF', 'RecurrentLIF', 'alif_sequence', 'ALIF', 'LIFState', 'LIFParams', 'LIFRecord',
+           'psc_gain', 'lif_params', 'lif_step', 'psc_filter', 'ALIFState', 'ALIFRecord', 'alif_step']
 
 # %% ../nbs/01_neurons.ipynb #f91fed22
 def lif_bptt(i_ff:torch.Tensor, # feed-forward input current [T, B, N]
@@ -35,12 +37,12 @@ def lif_bptt(i_ff:torch.Tensor, # feed-forward input current [T, B, N]
     lam_m = 1 - 1 / p.tau_m
     ki = p.k * i_ff                                    # hoisted: the input gain for all T at once
     if ki.requires_grad: ki.register_hook(_check_bptt_grad)
-    kw = None if w_rec is None else w_rec.t() * p.k    # k folded into the recurrent weights once
-    if chunk is None or chunk >= T: return LIFRecord(*lif_loop(ki, v, a, lam_m, kw, p, spike_fn, detach_reset)[:3])
+    rec_fwd = None if w_rec is None else w_rec.t() * p.k    # k folded into the recurrent weights once
+    if chunk is None or chunk >= T: return LIFRecord(*lif_loop(ki, v, a, lam_m, rec_fwd, p, spike_fn, detach_reset)[:3])
     from torch.utils.checkpoint import checkpoint
     outs = []
     for ki_c in ki.split(chunk):   # split once, for the same reason as unbind
-        *out, v, a = checkpoint(lif_loop, ki_c, v, a, lam_m, kw, p, spike_fn, detach_reset, use_reentrant=False)
+        *out, v, a = checkpoint(lif_loop, ki_c, v, a, lam_m, rec_fwd, p, spike_fn, detach_reset, use_reentrant=False)
         outs.append(out)
     return LIFRecord(*(torch.cat(x) for x in zip(*outs)))
 
@@ -145,39 +147,7 @@ class RecurrentLIF(LIF):
         self.w_rec = nn.Parameter(torch.randn(n_out, n_out) * rec_scale / math.sqrt(n_out))
     def recurrent_weight(self): return self.w_rec
 
-# %% ../nbs/01_neurons.ipynb #138e0c1e
-class ALIFState(NamedTuple):
-    "State of an ALIF layer between steps, each `[B, N]`."
-    u: torch.Tensor   # membrane u[t-1]
-    s: torch.Tensor   # spikes s[t-1]
-    b: torch.Tensor   # adaptation b[t-1]
-
-def alif_step(i_t:torch.Tensor, # input current I[t] without the recurrent term, [B, N]
-              state:ALIFState, # (u, s, b) at t-1
-              alpha:torch.Tensor, # membrane decay exp(-1/tau_m), [N]
-              rho:torch.Tensor, # adaptation decay exp(-1/tau_adp), [N]
-              b0:float=0.01, # baseline threshold
-              beta:float=1.8, # adaptation strength (0: no adaptation)
-              spike_fn:Callable|None=None, # x -> spikes; None: exact step
-              w_rec:torch.Tensor|None=None, # recurrent weights [N, N] (post x pre), reading s[t-1]
-             ) -> tuple[torch.Tensor, torch.Tensor, ALIFState]:
-    "One ALIF step (SRNN code order): returns spikes s[t], threshold theta[t] and the new state."
-    u, s, b = state
-    if w_rec is not None: i_t = i_t + s @ w_rec.t()
-    b = rho * b + (1 - rho) * s
-    theta = b0 + beta * b
-    u = alpha * u + (1 - alpha) * i_t - theta * s
-    s = (u > theta).to(u.dtype) if spike_fn is None else spike_fn(u - theta)
-    return s, theta, ALIFState(u, s, b)
-
-# %% ../nbs/01_neurons.ipynb #4bac2781
-class ALIFRecord(NamedTuple):
-    "Output of an ALIF layer over a sequence."
-    spikes: torch.Tensor     # s[t], [T, B, N]
-    membrane: torch.Tensor   # u[t], [T, B, N]
-    threshold: torch.Tensor  # theta[t], [T, B, N]
-    state: ALIFState         # state after the last step
-
+# %% ../nbs/01_neurons.ipynb #de48faee
 def alif_sequence(i_ff:torch.Tensor, # input current without the recurrent term, [T, B, N]
                   tau_m:torch.Tensor, # membrane time constants [N] (may require grad)
                   tau_adp:torch.Tensor, # adaptation time constants [N] (may require grad)
@@ -187,23 +157,9 @@ def alif_sequence(i_ff:torch.Tensor, # input current without the recurrent term,
                   spike_fn:Callable|None=None, # surrogate spike function; None: exact step, no gradient
                   w_rec:torch.Tensor|None=None, # recurrent weights [N, N], reading s[t-1]
                  ) -> ALIFRecord:
-    "Run ALIF neurons over a time-major input current with autograd through time."
-    T, B, N = check_time_major(i_ff, 'i_ff')
-    for name, tau in (('tau_m', tau_m), ('tau_adp', tau_adp)):
-        if tau.shape != (N,): raise ValueError(f"{name} must have shape ({N},), got {tuple(tau.shape)}")
-    alpha, rho = torch.exp(-1 / tau_m), torch.exp(-1 / tau_adp)
-    ci = (1 - alpha) * i_ff                                  # hoisted input scaling
-    cw = None if w_rec is None else w_rec.t() * (1 - alpha)  # (1 - alpha) folded into W_rec once
-    u, s, b = state
-    ss, us, ths = [], [], []
-    for ci_t in ci.unbind(0):      # unbind once: indexing ci[t] in the loop would make the backward O(T^2)
-        b = rho * b + (1 - rho) * s
-        theta = b0 + beta * b
-        drive = ci_t if cw is None else torch.addmm(ci_t, s, cw)
-        u = alpha * u + drive - theta * s
-        s = (u > theta).to(u.dtype) if spike_fn is None else spike_fn(u - theta)
-        ss.append(s); us.append(u); ths.append(theta)
-    return ALIFRecord(torch.stack(ss), torch.stack(us), torch.stack(ths), ALIFState(u, s, b))
+    "Run ALIF neurons over a time-major input current with autograd through time (`alif_scan` with `fused=False`)."
+    check_time_major(i_ff, 'i_ff')
+    return alif_scan(i_ff, tau_m, tau_adp, state, b0, beta, spike_fn, w_rec, fused=False)
 
 # %% ../nbs/01_neurons.ipynb #8546436b
 def _init_tau(spec, n, name):
@@ -230,7 +186,6 @@ class ALIF(nn.Module):
         if init_state not in ('uniform', 'zero'): raise ValueError(f"init_state must be 'uniform' or 'zero', got {init_state!r}")
         self.n_in, self.n_out, self.b0, self.beta = n_in, n_out, float(b0), float(beta) if adaptive else 0.
         self.init_state, self.tau_min = init_state, tau_min
-        from hrmas.surrogate import get_surrogate
         self.spike_fn = get_surrogate(surrogate)
         self.fc = nn.Linear(n_in, n_out); nn.init.xavier_uniform_(self.fc.weight); nn.init.zeros_(self.fc.bias)
         self.rec = None

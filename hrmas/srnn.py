@@ -11,128 +11,16 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 from .core import check_tensor, check_time_major, per_neuron
-from .neurons import ALIF, ALIFState, ALIFRecord
+from .neurons import ALIF, _init_tau
+from .alif import ALIFState, ALIFRecord, alif_scan
+
+_all_ = ['alif_scan']   # re-exported from hrmas.alif
 from .surrogate import get_surrogate
 
 # %% auto #0
-__all__ = ['READOUT_MODES', 'SRNN_TASKS', 'alif_scan', 'SRNNLayer', 'LIReadout', 'readout_logits', 'srnn_loss', 'SRNN',
-           'SRNNTask', 'SRNNSetup', 'srnn_param_groups', 'srnn_for_task', 'smnist_encode', 'srnn_accuracy',
-           'evaluate_srnn', 'train_srnn', 'ecg_tensors', 'run_ecg']
-
-# %% ../nbs/07_srnn.ipynb #cb1f4f4c
-def _alif_forward_loop(drives, alpha, rho, cw, u, s, b, b0, beta, tbptt, spike_fn, keep_b):
-    "The ALIF loop (autograd records it unless called under no_grad); returns lists of s, u, theta (, b) and the final (u, s, b)."
-    adaptive = beta != 0
-    ss, us, ths, bs = [], [], [], []
-    for t in range(len(drives)):
-        if tbptt is not None and t > 0 and t % tbptt == 0: u, s, b = u.detach(), s.detach(), b.detach()
-        drive = drives[t] if cw is None else torch.addmm(drives[t], s, cw)
-        if adaptive:
-            b = torch.lerp(s, b, rho)                          # rho*b + (1-rho)*s
-            theta = b * beta + b0
-            u = torch.addcmul(torch.addcmul(drive, alpha, u), theta, s, value=-1.)
-            x = u - theta
-        else:
-            theta = None
-            u = torch.add(torch.addcmul(drive, alpha, u), s, alpha=-b0)
-            x = u - b0
-        s = (x > 0).to(u.dtype) if spike_fn is None else spike_fn(x)
-        ss.append(s); us.append(u); ths.append(theta)
-        if keep_b: bs.append(b)
-    return ss, us, ths, bs, (u, s, b)
-
-class _ALIFScanFn(torch.autograd.Function):
-    "ALIF sequence with a hand-written BPTT backward (same gradients as autograd through `_alif_forward_loop`)."
-    @staticmethod
-    def forward(ctx, drives, alpha, rho, cw, u0, s0, bst0, b0, beta, tbptt, grad_fn):
-        adaptive = beta != 0
-        ss, us, ths, bs, (_, _, b_last) = _alif_forward_loop(drives.unbind(0), alpha, rho, cw, u0, s0, bst0, b0, beta, tbptt, None, adaptive)
-        S, U = torch.stack(ss), torch.stack(us)
-        TH = torch.stack(ths) if adaptive else torch.full_like(S, b0)
-        B = torch.stack(bs) if adaptive else None
-        ctx.save_for_backward(alpha, rho, cw, u0, s0, bst0, S, U, TH, B)
-        ctx.cfg = (b0, beta, tbptt, grad_fn, cw is not None)
-        b_last = b_last.clone(); ctx.mark_non_differentiable(b_last)
-        return S, U, TH, b_last
-
-    @staticmethod
-    def backward(ctx, gS, gU, gTH, _gb):
-        alpha, rho, cw, u0, s0, bst0, S, U, TH, B = ctx.saved_tensors
-        b0, beta, tbptt, grad_fn, has_rec = ctx.cfg
-        adaptive = beta != 0
-        T = S.shape[0]
-        psi = grad_fn(U - TH)                                  # surrogate derivative for all steps at once
-        S_prev = torch.cat([s0[None], S[:-1]])                 # s[t-1]
-        gS = torch.zeros_like(S) if gS is None else gS
-        gU = torch.zeros_like(U) if gU is None else gU
-        gTH = torch.zeros_like(TH) if gTH is None else gTH
-        GU = torch.empty_like(U); GB = torch.empty_like(U) if adaptive else None
-        cu = torch.zeros_like(u0); cs = torch.zeros_like(u0); cb = torch.zeros_like(u0)
-        cwt = cw.t() if has_rec else None
-        for t in range(T - 1, -1, -1):
-            gx = (gS[t] + cs) * psi[t]
-            gu = gU[t] + cu + gx
-            GU[t] = gu
-            if adaptive:
-                gb = cb + beta * (gTH[t] - gx - gu * S_prev[t])   # d/db_t through theta_t (spike, reset) and b_{t+1}
-                GB[t] = gb
-                cs = torch.addcmul((1 - rho) * gb, TH[t], gu, value=-1.)
-                cb = rho * gb
-            else:
-                cs = gu * (-b0)
-            if has_rec: cs = torch.addmm(cs, gu, cwt)
-            cu = alpha * gu
-            if tbptt is not None and t > 0 and t % tbptt == 0:   # the state entering step t was detached
-                cu, cs, cb = torch.zeros_like(cu), torch.zeros_like(cs), torch.zeros_like(cb)
-        U_prev = torch.cat([u0[None], U[:-1]])
-        g_alpha = (GU * U_prev).sum((0, 1))
-        g_rho = None
-        if adaptive:
-            B_prev = torch.cat([bst0[None], B[:-1]])
-            g_rho = (GB * (B_prev - S_prev)).sum((0, 1))
-        g_cw = None
-        if has_rec and ctx.needs_input_grad[3]:
-            N = S.shape[-1]
-            g_cw = S_prev.reshape(-1, N).t() @ GU.reshape(-1, N)
-        return (GU, g_alpha, g_rho, g_cw, cu if ctx.needs_input_grad[4] else None, cs if ctx.needs_input_grad[5] else None,
-                cb if ctx.needs_input_grad[6] else None, None, None, None, None)
-
-def alif_scan(i_ff:torch.Tensor, # input current without the recurrent term, [T, B, N]
-              tau_m:torch.Tensor, # membrane time constants [N] (may require grad)
-              tau_adp:torch.Tensor, # adaptation time constants [N] (may require grad)
-              state:ALIFState, # initial state (u, s, b), each [B, N]
-              b0:float=0.01, # baseline threshold
-              beta:float=1.8, # adaptation strength (0: b is not tracked, theta = b0)
-              spike_fn:Callable|None=None, # surrogate spike function; None: exact step, no gradient
-              w_rec:torch.Tensor|None=None, # recurrent weights [N, N] (post x pre), reading s[t-1]
-              tbptt:int|None=None, # truncate the gradient of the state every `tbptt` steps (None: full BPTT)
-              record:bool=True, # also return membrane and threshold (spikes are always returned)
-              fused:bool|None=None, # hand-written backward (None: when `spike_fn` has a `.grad`, e.g. a `Surrogate`)
-             ) -> ALIFRecord:
-    "ALIF neurons over a sequence (SRNN code order): O(T) BPTT, optional truncation, fused backward for `Surrogate`s."
-    T, B, N = check_time_major(i_ff, 'i_ff', finite=False)
-    for name, tau in (('tau_m', tau_m), ('tau_adp', tau_adp)):
-        if tau.shape != (N,): raise ValueError(f"{name} must have shape ({N},), got {tuple(tau.shape)}")
-    if tbptt is not None and (not isinstance(tbptt, int) or tbptt < 1):
-        raise ValueError(f"tbptt must be a positive number of steps or None, got {tbptt!r}")
-    if w_rec is not None and w_rec.shape != (N, N): raise ValueError(f"w_rec must have shape ({N}, {N}), got {tuple(w_rec.shape)}")
-    alpha, rho = torch.exp(-1 / tau_m), torch.exp(-1 / tau_adp)
-    drives = (1 - alpha) * i_ff                              # hoisted input scaling
-    cw = None if w_rec is None else w_rec.t() * (1 - alpha)  # (1 - alpha) folded into W_rec once
-    u, s, b = state
-    grad_fn = getattr(spike_fn, 'grad', None)
-    if fused is None: fused = grad_fn is not None and torch.is_grad_enabled()
-    if fused:
-        if grad_fn is None: raise ValueError("fused=True needs a spike_fn with a .grad method (a hrmas Surrogate); pass fused=False")
-        S, U, TH, b_last = _ALIFScanFn.apply(drives, alpha, rho, cw, u, s, b, float(b0), float(beta), tbptt, grad_fn)
-        last = ALIFState(U[-1].detach(), S[-1].detach(), b_last)   # the final state carries no gradient on this path
-        return ALIFRecord(S, U if record else None, TH if record else None, last)
-    ss, us, ths, _, last = _alif_forward_loop(drives.unbind(0), alpha, rho, cw, u, s, b, b0, beta, tbptt, spike_fn, False)
-    spikes = torch.stack(ss)
-    last = ALIFState(*last)
-    if not record: return ALIFRecord(spikes, None, None, last)
-    th = torch.stack(ths) if beta != 0 else torch.full_like(spikes, b0)
-    return ALIFRecord(spikes, torch.stack(us), th, last)
+__all__ = ['READOUT_MODES', 'SRNN_TASKS', 'SRNNLayer', 'LIReadout', 'readout_logits', 'srnn_loss', 'SRNN', 'SRNNTask',
+           'SRNNSetup', 'srnn_param_groups', 'srnn_for_task', 'smnist_encode', 'srnn_accuracy', 'evaluate_srnn',
+           'train_srnn', 'ecg_tensors', 'run_ecg', 'alif_scan']
 
 # %% ../nbs/07_srnn.ipynb #ca206a0a
 class SRNNLayer(ALIF):
@@ -203,7 +91,6 @@ class LIReadout(nn.Module):
                  tbptt:int|None=None, # truncate the gradient through m every `tbptt` steps (None: full BPTT)
                 ):
         super().__init__()
-        from hrmas.neurons import _init_tau
         self.n_in, self.n_out, self.tbptt = n_in, n_out, tbptt
         self.fc = nn.Linear(n_in, n_out); nn.init.xavier_uniform_(self.fc.weight); nn.init.zeros_(self.fc.bias)
         self.tau_m = nn.Parameter(_init_tau(tau_m, n_out, 'tau_m'))

@@ -58,11 +58,11 @@ def tsslbp_backward(g_a:torch.Tensor, # dL/da [T, B, N]
     else: quiet = (a < thr).to(u.dtype)
     surr = quiet * sigmoid_grad(u - p.v_th, cfg.sigmoid_width)
     keep = 1 - quiet
-    wk = None if w_rec is None else p.k[:, None] * w_rec   # d I_rec[t+1] / d a[t], gain folded in once
+    rec_bwd = None if w_rec is None else p.k[:, None] * w_rec   # d I_rec[t+1] / d a[t], gain folded in once
     e = torch.empty_like(u)
     G = u.new_zeros(B, N); c = u.new_zeros(B, N)
     for t in range(T - 1, -1, -1):
-        gt = g_a[t] if (wk is None or t == T - 1) else torch.addmm(g_a[t], e[t + 1], wk)
+        gt = g_a[t] if (rec_bwd is None or t == T - 1) else torch.addmm(g_a[t], e[t + 1], rec_bwd)
         G = torch.add(G * lam_s, gt, alpha=gain)
         Gt = G if g_s is None else G + g_s[t]
         e_raw = rho[t] * Gt + c * coef_c[t]
