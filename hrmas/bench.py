@@ -4,6 +4,7 @@
 
 # %% ../nbs/15_bench.ipynb #160c5a36
 from __future__ import annotations
+import time, statistics
 import contextlib, csv, fnmatch, gc, math, os, statistics, sys, time
 from dataclasses import dataclass
 from importlib import metadata
@@ -17,8 +18,8 @@ from .core import get_device
 # %% auto #0
 __all__ = ['SIZES', 'INPUT_RATE', 'RATE_RANGE', 'CALIB_RANGE', 'ROWS', 'ROW_KINDS', 'COLUMNS', 'HRMAS_LIF_ROWS', 'parse_sizes',
            'spike_input', 'Runner', 'BenchRow', 'register_row', 'select_rows', 'bench_genotype', 'TorchLoopLIF',
-           'BoundRunner', 'calibrate', 'peak_memory_mb', 'device_name', 'RowTrial', 'bench_row', 'run_bench',
-           'write_csv', 'read_csv', 'format_table', 'target_ratios', 'plot_bench', 'hrmas_bench']
+           'BoundRunner', 'calibrate', 'benchmark', 'peak_memory_mb', 'device_name', 'RowTrial', 'bench_row',
+           'run_bench', 'write_csv', 'read_csv', 'format_table', 'target_ratios', 'plot_bench', 'hrmas_bench']
 
 # %% ../nbs/15_bench.ipynb #e2e5dfc7
 SIZES = ((100, 16, 256), (100, 16, 512), (300, 16, 512), (100, 16, 1024))   # (T, B, N) of the issue
@@ -309,6 +310,24 @@ def calibrate(rate_fn:Callable, # input scale c -> firing rate
         else: c = c * 4 if r < lo else c / 4
         if not 1e-8 < c < 1e8: break
     return best[0], best[1], n
+
+# %% ../nbs/15_bench.ipynb #cfb69bd4
+def benchmark(fn, # the callable to time, called with no arguments
+              runs:int=7, # timed calls
+              warmup:int=2, # untimed calls first (allocations, caches, compilation)
+              cuda_sync:bool|None=None, # synchronise CUDA around each call (None: when CUDA is available)
+             ) -> dict:
+    "Wall time of `fn()` in seconds: {'median', 'min', 'max', 'runs'} over `runs` calls after `warmup`."
+    if runs < 1: raise ValueError(f"runs must be >= 1, got {runs}")
+    sync = torch.cuda.is_available() if cuda_sync is None else cuda_sync
+    for _ in range(warmup): fn()
+    times = []
+    for _ in range(runs):
+        if sync: torch.cuda.synchronize()
+        t0 = time.perf_counter(); fn()
+        if sync: torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    return {'median': statistics.median(times), 'min': min(times), 'max': max(times), 'runs': runs}
 
 # %% ../nbs/15_bench.ipynb #0edaf1a5
 @contextlib.contextmanager
