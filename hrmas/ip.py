@@ -17,7 +17,7 @@ __all__ = ['IPConfig', 'spikl_ip_terms', 'spikl_ip_delta', 'calcium_trace', 'ip_
 # %% ../nbs/05_ip.ipynb #b3e44f49
 @dataclass
 class IPConfig:
-    "SpiKL-IP settings (defaults: ALGORITHMS.md §5.3–5.5)."
+    "SpiKL-IP settings (defaults: the SpiKL-IP reference code used by HRMAS)."
     mu:float = 0.2                   # target mean rate (spikes per step)
     gamma:float = 1e-3               # learning rate of R and tau
     tau_cal:float = 16.              # calcium time constant (steps)

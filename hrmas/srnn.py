@@ -220,7 +220,7 @@ class SRNN(nn.Module):
 # %% ../nbs/07_srnn.ipynb #ec9b22ec
 @dataclass
 class SRNNTask:
-    "A task recipe of the SRNN reference scripts (ALGORITHMS.md §6.3)."
+    "A task recipe of the SRNN reference scripts."
     n_in: int
     hidden: list
     n_out: int
