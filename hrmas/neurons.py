@@ -4,6 +4,7 @@
 
 # %% ../nbs/01_neurons.ipynb #6585f797
 from __future__ import annotations
+from fastcore.basics import patch
 import math
 from typing import NamedTuple, Callable
 import torch
@@ -87,7 +88,7 @@ def _check_sizes(n_in, n_out):
         if isinstance(n, bool) or not isinstance(n, int): raise TypeError(f"{name} must be an int number of neurons, got {type(n).__name__}")
         if n < 1: raise ValueError(f"{name} must be >= 1 neuron, got {n}")
 
-# %% ../nbs/01_neurons.ipynb #a9bd48f4
+# %% ../nbs/01_neurons.ipynb #9820602e
 class LIF(nn.Module):
     "Feed-forward layer of LIF neurons with first-order synapses, fed by PSCs."
     def __init__(self, n_in:int, # input size
@@ -120,23 +121,27 @@ class LIF(nn.Module):
 
     def recurrent_weight(self): return None
 
-    def forward(self, x:torch.Tensor, # input PSCs [T, B, n_in]
-                record:bool=False, # return the `LIFRecord` instead of the PSCs
-               ):
-        autocast = torch.is_autocast_enabled(self.weight.device.type)   # mixed precision: the projection casts, the dtypes may differ
-        check_time_major(x, 'x', n=self.n_in, device=self.weight.device, dtype=None if autocast else self.weight.dtype)
-        i_ff = input_projection(x, self.weight)     # all T at once (spike-driven when x is sparse spikes)
-        w = self.recurrent_weight()                 # formed once per forward pass
-        if self.ip_hook is not None and not torch.is_grad_enabled(): rec = self.ip_hook(self, i_ff, w)
-        else:
-            p = self.params()
-            check_lif_inputs(i_ff, w, p, finite=False)   # x was scanned for NaN/inf above; i_ff need not be again
-            # i_ff is ours alone (the projection's backward reads x and the weight): the membrane may take its memory
-            rec = _run_lif(i_ff, p, w, self.method, self.surrogate, self.tsslbp_cfg, overwrite=True)
-        return rec if record else rec.psc
 
     def extra_repr(self): return f"{self.n_in}, {self.n_out}, method={self.method!r}, tau_s={self.tau_s}, v_th={self.v_th}"
 
+# %% ../nbs/01_neurons.ipynb #0352864b
+@patch
+def forward(self:LIF, x:torch.Tensor, # input PSCs [T, B, n_in]
+            record:bool=False, # return the `LIFRecord` instead of the PSCs
+           ):
+    autocast = torch.is_autocast_enabled(self.weight.device.type)   # mixed precision: the projection casts, the dtypes may differ
+    check_time_major(x, 'x', n=self.n_in, device=self.weight.device, dtype=None if autocast else self.weight.dtype)
+    i_ff = input_projection(x, self.weight)     # all T at once (spike-driven when x is sparse spikes)
+    w = self.recurrent_weight()                 # formed once per forward pass
+    if self.ip_hook is not None and not torch.is_grad_enabled(): rec = self.ip_hook(self, i_ff, w)
+    else:
+        p = self.params()
+        check_lif_inputs(i_ff, w, p, finite=False)   # x was scanned for NaN/inf above; i_ff need not be again
+        # i_ff is ours alone (the projection's backward reads x and the weight): the membrane may take its memory
+        rec = _run_lif(i_ff, p, w, self.method, self.surrogate, self.tsslbp_cfg, overwrite=True)
+    return rec if record else rec.psc
+
+# %% ../nbs/01_neurons.ipynb #2e9a852a
 class RecurrentLIF(LIF):
     "LIF layer with a dense recurrent matrix (one-step delay), fed by PSCs."
     def __init__(self, n_in:int, # input size
@@ -161,13 +166,14 @@ def alif_sequence(i_ff:torch.Tensor, # input current without the recurrent term,
     check_time_major(i_ff, 'i_ff')
     return alif_scan(i_ff, tau_m, tau_adp, state, b0, beta, spike_fn, w_rec, fused=False)
 
-# %% ../nbs/01_neurons.ipynb #8546436b
+# %% ../nbs/01_neurons.ipynb #6f27e8b8
 def _init_tau(spec, n, name):
     if isinstance(spec, tuple):
         mean, std = spec
         return torch.randn(n) * std + mean
     return per_neuron(spec, n, name, positive=True)
 
+# %% ../nbs/01_neurons.ipynb #554a076c
 class ALIF(nn.Module):
     "Layer of adaptive LIF neurons (SRNN), feed-forward or recurrent, with trainable time constants."
     def __init__(self, n_in:int, # input size
@@ -204,18 +210,21 @@ class ALIF(nn.Module):
              else torch.zeros(batch, self.n_out, device=dev, dtype=dt))
         return ALIFState(u, torch.zeros_like(u), torch.full_like(u, self.b0))
 
-    def forward(self, x:torch.Tensor, # input [T, B, n_in] (spikes or real values)
-                state:ALIFState|None=None, # initial state (default: `initial_state`)
-                record:bool=False, # return the `ALIFRecord`
-                generator:torch.Generator|None=None, # RNG for the random initial membrane
-               ):
-        T, B, _ = check_time_major(x, 'x', n=self.n_in, device=self.tau_m.device)
-        i_ff = self.fc(x)
-        if self.rec is not None: i_ff = i_ff + self.rec.bias   # constant over time: folded in once
-        tm, ta = self.tau_m, self.tau_adp
-        if self.tau_min is not None: tm, ta = tm.clamp(min=self.tau_min), ta.clamp(min=self.tau_min)
-        rec = alif_sequence(i_ff, tm, ta, state if state is not None else self.initial_state(B, generator),
-                            self.b0, self.beta, self.spike_fn, None if self.rec is None else self.rec.weight)
-        return rec if record else rec.spikes
 
     def extra_repr(self): return f"{self.n_in}, {self.n_out}, recurrent={self.rec is not None}, b0={self.b0}, beta={self.beta}"
+
+# %% ../nbs/01_neurons.ipynb #8f0de487
+@patch
+def forward(self:ALIF, x:torch.Tensor, # input [T, B, n_in] (spikes or real values)
+            state:ALIFState|None=None, # initial state (default: `initial_state`)
+            record:bool=False, # return the `ALIFRecord`
+            generator:torch.Generator|None=None, # RNG for the random initial membrane
+           ):
+    T, B, _ = check_time_major(x, 'x', n=self.n_in, device=self.tau_m.device)
+    i_ff = self.fc(x)
+    if self.rec is not None: i_ff = i_ff + self.rec.bias   # constant over time: folded in once
+    tm, ta = self.tau_m, self.tau_adp
+    if self.tau_min is not None: tm, ta = tm.clamp(min=self.tau_min), ta.clamp(min=self.tau_min)
+    rec = alif_sequence(i_ff, tm, ta, state if state is not None else self.initial_state(B, generator),
+                        self.b0, self.beta, self.spike_fn, None if self.rec is None else self.rec.weight)
+    return rec if record else rec.spikes

@@ -4,6 +4,7 @@
 
 # %% ../nbs/07_srnn.ipynb #55c5eb2b
 from __future__ import annotations
+from fastcore.basics import patch
 import math, time
 from dataclasses import dataclass, field, asdict
 from typing import NamedTuple, Callable
@@ -22,7 +23,7 @@ __all__ = ['READOUT_MODES', 'SRNN_TASKS', 'SRNNLayer', 'LIReadout', 'readout_log
            'SRNNSetup', 'srnn_param_groups', 'srnn_for_task', 'smnist_encode', 'srnn_accuracy', 'evaluate_srnn',
            'train_srnn', 'ecg_tensors', 'run_ecg', 'alif_scan']
 
-# %% ../nbs/07_srnn.ipynb #ca206a0a
+# %% ../nbs/07_srnn.ipynb #c3aa706d
 class SRNNLayer(ALIF):
     "ALIF layer run by `alif_scan`, with TBPTT, the ECG initial state and an optional recurrent-weight provider."
     def __init__(self, n_in:int, # input size
@@ -66,21 +67,24 @@ class SRNNLayer(ALIF):
         st = super().initial_state(batch, generator)
         return ALIFState(st.u, st.u, st.b) if self.init_mode == 'uniform_both' else st
 
-    def forward(self, x:torch.Tensor, # input [T, B, n_in], spikes or real values
-                state:ALIFState|None=None, # initial state (default: `initial_state`)
-                record:bool=False, # return the `ALIFRecord` instead of the spikes
-                generator:torch.Generator|None=None, # RNG of the random initial state
-               ):
-        T, B, _ = check_time_major(x, 'x', n=self.n_in, device=self.tau_m.device)
-        i_ff = self.fc(x)
-        if self.rec is not None: i_ff = i_ff + self.rec.bias
-        tm, ta = self.tau_m, self.tau_adp
-        if self.tau_min is not None: tm, ta = tm.clamp(min=self.tau_min), ta.clamp(min=self.tau_min)
-        rec = alif_scan(i_ff, tm, ta, state if state is not None else self.initial_state(B, generator),
-                        self.b0, self.beta, self.spike_fn, self.recurrent_weight(), self.tbptt, record=record)
-        return rec if record else rec.spikes
 
     def extra_repr(self): return super().extra_repr() + f", tbptt={self.tbptt}, provider={type(self.weight_provider).__name__ if self.weight_provider is not None else None}"
+
+# %% ../nbs/07_srnn.ipynb #baaff2ea
+@patch
+def forward(self:SRNNLayer, x:torch.Tensor, # input [T, B, n_in], spikes or real values
+            state:ALIFState|None=None, # initial state (default: `initial_state`)
+            record:bool=False, # return the `ALIFRecord` instead of the spikes
+            generator:torch.Generator|None=None, # RNG of the random initial state
+           ):
+    T, B, _ = check_time_major(x, 'x', n=self.n_in, device=self.tau_m.device)
+    i_ff = self.fc(x)
+    if self.rec is not None: i_ff = i_ff + self.rec.bias
+    tm, ta = self.tau_m, self.tau_adp
+    if self.tau_min is not None: tm, ta = tm.clamp(min=self.tau_min), ta.clamp(min=self.tau_min)
+    rec = alif_scan(i_ff, tm, ta, state if state is not None else self.initial_state(B, generator),
+                    self.b0, self.beta, self.spike_fn, self.recurrent_weight(), self.tbptt, record=record)
+    return rec if record else rec.spikes
 
 # %% ../nbs/07_srnn.ipynb #24890d5f
 class LIReadout(nn.Module):
@@ -148,7 +152,7 @@ def srnn_loss(out:torch.Tensor, # readout output [T, B, C]
     if target.shape != (out.shape[1],): raise ValueError(f"target must have shape ({out.shape[1]},) = [B] for mode {mode!r}, got {tuple(target.shape)}")
     return F.cross_entropy(logits, target)
 
-# %% ../nbs/07_srnn.ipynb #099217bc
+# %% ../nbs/07_srnn.ipynb #ecff3beb
 class SRNN(nn.Module):
     "SRNN: ALIF hidden layers (recurrent or not, dense or with a weight provider) and an LI or spiking ALIF readout."
     def __init__(self, n_in:int, # input channels
@@ -204,20 +208,23 @@ class SRNN(nn.Module):
         return [p for l in self.layers if l.weight_provider is not None and hasattr(l.weight_provider, 'arch_parameters')
                 for p in l.weight_provider.arch_parameters()]
 
-    def forward(self, x:torch.Tensor, # input [T, B, n_in]
-                generator:torch.Generator|None=None, # RNG of the random initial states
-               ) -> torch.Tensor:
-        "The readout output [T, B, n_out]: LI membrane, ALIF membrane, or ALIF spikes for 'spike_count'."
-        h = x
-        for layer in self.layers: h = layer(h, generator=generator)
-        if self.readout_kind == 'li': return self.readout(h)
-        rec = self.readout(h, record=True, generator=generator)
-        return rec.spikes if self.readout_mode == 'spike_count' else rec.membrane
 
     def loss(self, out, target, ignore_index:int=-100): return srnn_loss(out, target, self.readout_mode, self.skip, ignore_index)
     def predict(self, out): return readout_logits(out, self.readout_mode, self.skip).argmax(-1)
 
-# %% ../nbs/07_srnn.ipynb #ec9b22ec
+# %% ../nbs/07_srnn.ipynb #2295df62
+@patch
+def forward(self:SRNN, x:torch.Tensor, # input [T, B, n_in]
+            generator:torch.Generator|None=None, # RNG of the random initial states
+           ) -> torch.Tensor:
+    "The readout output [T, B, n_out]: LI membrane, ALIF membrane, or ALIF spikes for 'spike_count'."
+    h = x
+    for layer in self.layers: h = layer(h, generator=generator)
+    if self.readout_kind == 'li': return self.readout(h)
+    rec = self.readout(h, record=True, generator=generator)
+    return rec.spikes if self.readout_mode == 'spike_count' else rec.membrane
+
+# %% ../nbs/07_srnn.ipynb #79974d5e
 @dataclass
 class SRNNTask:
     "A task recipe of the SRNN reference scripts."
@@ -248,6 +255,7 @@ class SRNNTask:
     batch_size: int = 64
     source: str = ''
 
+# %% ../nbs/07_srnn.ipynb #365d6942
 SRNN_TASKS = {
     'ecg': SRNNTask(4, [36], 6, readout='alif', readout_mode='per_step', skip=10, hidden_adaptive=False,
                     tau_m=20., tau_adp=7., out_tau_m=20., out_tau_adp=100., init_state='uniform_both',
@@ -266,7 +274,7 @@ SRNN_TASKS = {
                         source='NMI_vis/smnist/psmnist-gpu-tbptt-v1.py'),
 }
 
-# %% ../nbs/07_srnn.ipynb #1b2837af
+# %% ../nbs/07_srnn.ipynb #bbe64d47
 class SRNNSetup(NamedTuple):
     "Everything needed to train one task: model, optimiser (tau groups), scheduler, loss and the recipe."
     model: SRNN
@@ -275,6 +283,7 @@ class SRNNSetup(NamedTuple):
     loss: Callable
     task: SRNNTask
 
+# %% ../nbs/07_srnn.ipynb #087ae423
 def srnn_param_groups(model:SRNN, # the model
                       lr:float, # base learning rate (weights and biases)
                       tau_m_mult:float=2., # multiplier of the hidden tau_m learning rate
@@ -293,6 +302,7 @@ def srnn_param_groups(model:SRNN, # the model
     groups[0]['params'] += extra
     return [g for g in groups if g['params']]
 
+# %% ../nbs/07_srnn.ipynb #e2785550
 def srnn_for_task(name:str, # a key of `SRNN_TASKS`: 'ecg', 'shd', 'smnist', 'psmnist'
                   steps_per_epoch:int=1, # optimiser steps per epoch (the linear schedule decays per step)
                   device=None, # device of the model
@@ -335,7 +345,7 @@ def smnist_encode(images:torch.Tensor, # [B, 28, 28] or [B, 784] pixel values in
     x = F.pad(x, (0, window - 1))
     return x.unfold(1, window, 1).permute(1, 0, 2).contiguous()
 
-# %% ../nbs/07_srnn.ipynb #93646414
+# %% ../nbs/07_srnn.ipynb #2ffb4c20
 def srnn_accuracy(model:SRNN, # model (readout mode decides per-step or per-sequence accuracy)
                   out:torch.Tensor, # readout output [T, B, C]
                   target:torch.Tensor, # [B] or [T, B]
@@ -349,10 +359,12 @@ def srnn_accuracy(model:SRNN, # model (readout mode decides per-step or per-sequ
     m = mask[model.skip:].float()
     return (ok * m).sum(0) / m.sum(0).clamp(min=1)
 
+# %% ../nbs/07_srnn.ipynb #7d1eaca6
 def _batch(b, device):
     x, y = b[0].to(device), b[1].to(device)
     return x, y, (b[2].to(device) if len(b) > 2 else None)
 
+# %% ../nbs/07_srnn.ipynb #a232cdcd
 @torch.no_grad()
 def evaluate_srnn(model:SRNN, # the model
                   loader, # iterable of (x [T, B, C], y [B] or [T, B][, mask [T, B]]), time-major
@@ -376,9 +388,11 @@ def evaluate_srnn(model:SRNN, # the model
     if macc: res['masked_acc'] = torch.cat(macc).mean().item()
     return res
 
+# %% ../nbs/07_srnn.ipynb #13542e2e
 def _srnn_row(h):
     return {k: v for k, v in h.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
+# %% ../nbs/07_srnn.ipynb #b5738711
 def train_srnn(setup:SRNNSetup, # from `srnn_for_task`
                train_loader, # iterable of time-major (x, y[, mask]) batches
                epochs:int|None=None, # epochs (default: the task's)
