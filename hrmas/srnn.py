@@ -152,7 +152,27 @@ def srnn_loss(out:torch.Tensor, # readout output [T, B, C]
     if target.shape != (out.shape[1],): raise ValueError(f"target must have shape ({out.shape[1]},) = [B] for mode {mode!r}, got {tuple(target.shape)}")
     return F.cross_entropy(logits, target)
 
-# %% ../nbs/07_srnn.ipynb #ecff3beb
+# %% ../nbs/07_srnn.ipynb #c19084b3
+def _check_srnn_args(hidden, readout, readout_mode, weight_providers):
+    "Refuse inconsistent SRNN options; return the weight providers as a dict."
+    if readout not in ('li', 'alif'): raise ValueError(f"readout must be 'li' or 'alif', got {readout!r}")
+    if readout_mode not in READOUT_MODES: raise ValueError(f"readout_mode must be one of {READOUT_MODES}, got {readout_mode!r}")
+    if readout_mode == 'spike_count' and readout != 'alif': raise ValueError("readout_mode 'spike_count' needs readout='alif'")
+    if not hidden: raise ValueError("hidden must list at least one hidden layer size")
+    wp = dict(weight_providers or {})
+    bad = [k for k in wp if not (isinstance(k, int) and 0 <= k < len(hidden))]
+    if bad: raise ValueError(f"weight_providers keys must be hidden-layer indices in [0, {len(hidden)}), got {bad}")
+    return wp
+
+def _srnn_hidden(n_in, hidden, wp, **kw):
+    "The hidden `SRNNLayer`s: an entry n is recurrent, (n, False) feed-forward; `wp` maps layer index -> weight provider."
+    layers, n_prev = [], n_in
+    for k, h in enumerate(hidden):
+        n, rec = (h, True) if isinstance(h, int) else (int(h[0]), bool(h[1]))
+        layers.append(SRNNLayer(n_prev, n, recurrent=rec, weight_provider=wp.get(k), **kw)); n_prev = n
+    return layers
+
+# %% ../nbs/07_srnn.ipynb #78ecf0c9
 class SRNN(nn.Module):
     "SRNN: ALIF hidden layers (recurrent or not, dense or with a weight provider) and an LI or spiking ALIF readout."
     def __init__(self, n_in:int, # input channels
@@ -175,21 +195,11 @@ class SRNN(nn.Module):
                  train_tau:bool=True, # False freezes every tau (the paper's fixed-tau ablation)
                 ):
         super().__init__()
-        if readout not in ('li', 'alif'): raise ValueError(f"readout must be 'li' or 'alif', got {readout!r}")
-        if readout_mode not in READOUT_MODES: raise ValueError(f"readout_mode must be one of {READOUT_MODES}, got {readout_mode!r}")
-        if readout_mode == 'spike_count' and readout != 'alif': raise ValueError("readout_mode 'spike_count' needs readout='alif'")
-        if not hidden: raise ValueError("hidden must list at least one hidden layer size")
-        wp = dict(weight_providers or {})
-        bad = [k for k in wp if not (isinstance(k, int) and 0 <= k < len(hidden))]
-        if bad: raise ValueError(f"weight_providers keys must be hidden-layer indices in [0, {len(hidden)}), got {bad}")
+        wp = _check_srnn_args(hidden, readout, readout_mode, weight_providers)
         self.readout_kind, self.readout_mode, self.skip = readout, readout_mode, skip
-        layers, n_prev = [], n_in
-        for k, h in enumerate(hidden):
-            n, rec = (h, True) if isinstance(h, int) else (int(h[0]), bool(h[1]))
-            layers.append(SRNNLayer(n_prev, n, recurrent=rec, weight_provider=wp.get(k), tbptt=tbptt, init_state=init_state,
-                                    adaptive=hidden_adaptive, b0=b0, beta=beta, tau_m=tau_m, tau_adp=tau_adp, surrogate=surrogate))
-            n_prev = n
-        self.layers = nn.ModuleList(layers)
+        self.layers = nn.ModuleList(_srnn_hidden(n_in, hidden, wp, tbptt=tbptt, init_state=init_state, adaptive=hidden_adaptive,
+                                                 b0=b0, beta=beta, tau_m=tau_m, tau_adp=tau_adp, surrogate=surrogate))
+        n_prev = self.layers[-1].n_out
         self.readout = (LIReadout(n_prev, n_out, out_tau_m, tbptt=tbptt) if readout == 'li' else
                         SRNNLayer(n_prev, n_out, recurrent=False, tbptt=tbptt, init_state=init_state, adaptive=True,
                                   b0=b0, beta=beta, tau_m=out_tau_m, tau_adp=out_tau_adp, surrogate=surrogate))
@@ -198,19 +208,23 @@ class SRNN(nn.Module):
 
     def tau_parameters(self): return [p for m in [*self.layers, self.readout] for p in m.tau_parameters()]
     def weight_parameters(self): return [p for m in [*self.layers, self.readout] for p in m.weight_parameters()]
-    @torch.no_grad()
-    def clamp_tau_(self, tau_min:float=1.):
-        "Clamp every time constant to >= tau_min in place (the reference does not; a tau that crosses 0 makes exp(-1/tau) blow up)."
-        for p in self.tau_parameters(): p.clamp_(min=tau_min)
-        return self
-    def arch_parameters(self):
-        "Architecture parameters of the weight providers (e.g. SC-ML size/type logits), for a separate optimiser."
-        return [p for l in self.layers if l.weight_provider is not None and hasattr(l.weight_provider, 'arch_parameters')
-                for p in l.weight_provider.arch_parameters()]
-
-
     def loss(self, out, target, ignore_index:int=-100): return srnn_loss(out, target, self.readout_mode, self.skip, ignore_index)
     def predict(self, out): return readout_logits(out, self.readout_mode, self.skip).argmax(-1)
+
+# %% ../nbs/07_srnn.ipynb #febbdefd
+@patch
+@torch.no_grad()
+def clamp_tau_(self:SRNN, tau_min:float=1.):
+    "Clamp every time constant to >= tau_min in place (the reference does not; a tau that crosses 0 makes exp(-1/tau) blow up)."
+    for p in self.tau_parameters(): p.clamp_(min=tau_min)
+    return self
+
+# %% ../nbs/07_srnn.ipynb #d61a44c1
+@patch
+def arch_parameters(self:SRNN):
+    "Architecture parameters of the weight providers (e.g. SC-ML size/type logits), for a separate optimiser."
+    return [p for l in self.layers if l.weight_provider is not None and hasattr(l.weight_provider, 'arch_parameters')
+            for p in l.weight_provider.arch_parameters()]
 
 # %% ../nbs/07_srnn.ipynb #2295df62
 @patch
@@ -392,7 +406,38 @@ def evaluate_srnn(model:SRNN, # the model
 def _srnn_row(h):
     return {k: v for k, v in h.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
-# %% ../nbs/07_srnn.ipynb #b5738711
+# %% ../nbs/07_srnn.ipynb #4b68476a
+def _srnn_train_epoch(model, opt, sched, loss_fn, task, step, par, hs, train_loader, device):
+    "One epoch of optimiser steps; returns the sums (loss, correct, sequences, rate) and the batch count, global over ranks."
+    tl = 0.; nb = 0; acc_sum = 0.; n_seq = 0; rate = 0.
+    for b in train_loader:
+        x, y, m = _batch(b, device)
+        opt.zero_grad(set_to_none=True); hs.clear()
+        with step.autocast(): out = model(x)
+        loss = loss_fn(out.float(), y)
+        n = x.shape[1]
+        # data-parallel: this rank's share of the batch-mean loss; the gradients are summed over the ranks
+        N = par.reduce_sum(float(n)) if par is not None else n
+        step.backward(loss * (n / N) if par is not None else loss)
+        step.step(opt, model.parameters())
+        if task.tau_min is not None: model.clamp_tau_(task.tau_min)
+        if task.schedule == 'linear': sched.step()
+        a = srnn_accuracy(model, out.detach().float(), y)
+        r = float(sum(hs) / len(hs)) if hs else float('nan')
+        vals = [loss.item() * n / N, a.sum().item(), float(n), r * n / N]
+        if par is not None: vals = par.reduce_sum(vals)
+        tl += vals[0]; acc_sum += vals[1]; n_seq += vals[2]; rate += vals[3]; nb += 1
+    return tl, acc_sum, n_seq, rate, nb
+
+# %% ../nbs/07_srnn.ipynb #92607fba
+def _check_finite_params(model, ep):
+    "Refuse parameters that became NaN/inf in epoch `ep` (checked once per epoch: cheap), naming them and the likely fix."
+    bad = [n for n, p in model.named_parameters() if not torch.isfinite(p).all()]
+    if bad: raise FloatingPointError(f"SRNN parameters became non-finite in epoch {ep + 1}: {', '.join(bad)}"
+                                     + ("; a time constant crossed 0: set tau_min (e.g. 1.0)" if any('tau' in n for n in bad) else "")
+                                     + "; nan_guard=True names the first non-finite step")
+
+# %% ../nbs/07_srnn.ipynb #b576987e
 def train_srnn(setup:SRNNSetup, # from `srnn_for_task`
                train_loader, # iterable of time-major (x, y[, mask]) batches
                epochs:int|None=None, # epochs (default: the task's)
@@ -425,29 +470,10 @@ def train_srnn(setup:SRNNSetup, # from `srnn_for_task`
     hist = []
     try:
         for ep in range(epochs):
-            model.train(); t0 = time.time(); tl = 0.; nb = 0; acc_sum = 0.; n_seq = 0; rate = 0.
-            for b in train_loader:
-                x, y, m = _batch(b, device)
-                opt.zero_grad(set_to_none=True); hs.clear()
-                with step.autocast(): out = model(x)
-                loss = loss_fn(out.float(), y)
-                n = x.shape[1]
-                # data-parallel: this rank's share of the batch-mean loss; the gradients are summed over the ranks
-                N = par.reduce_sum(float(n)) if par is not None else n
-                step.backward(loss * (n / N) if par is not None else loss)
-                step.step(opt, model.parameters())
-                if task.tau_min is not None: model.clamp_tau_(task.tau_min)
-                if task.schedule == 'linear': sched.step()
-                a = srnn_accuracy(model, out.detach().float(), y)
-                r = float(sum(hs) / len(hs)) if hs else float('nan')
-                vals = [loss.item() * n / N, a.sum().item(), float(n), r * n / N]
-                if par is not None: vals = par.reduce_sum(vals)
-                tl += vals[0]; acc_sum += vals[1]; n_seq += vals[2]; rate += vals[3]; nb += 1
+            model.train(); t0 = time.time()
+            tl, acc_sum, n_seq, rate, nb = _srnn_train_epoch(model, opt, sched, loss_fn, task, step, par, hs, train_loader, device)
             if task.schedule != 'linear': sched.step()
-            bad = [n for n, p in model.named_parameters() if not torch.isfinite(p).all()]   # once per epoch: cheap
-            if bad: raise FloatingPointError(f"SRNN parameters became non-finite in epoch {ep + 1}: {', '.join(bad)}"
-                                             + ("; a time constant crossed 0: set tau_min (e.g. 1.0)" if any('tau' in n for n in bad) else "")
-                                             + "; nan_guard=True names the first non-finite step")
+            _check_finite_params(model, ep)
             rec = dict(epoch=ep + 1, train_loss=tl / max(nb, 1), train_acc=acc_sum / max(n_seq, 1), rate=rate / max(nb, 1), epoch_s=time.time() - t0)
             if test_loader is not None and ((ep + 1) % eval_every == 0 or ep + 1 == epochs):
                 rec.update({f'test_{k}': v for k, v in evaluate_srnn(model, test_loader, device).items()})
