@@ -11,7 +11,8 @@ from typing import NamedTuple, Callable
 import torch
 from torch import nn
 import torch.nn.functional as F
-from .core import check_tensor, check_time_major, per_neuron
+from .core import check_tensor, check_time_major, per_neuron, get_device
+from .train import Progress, TrainStep, metrics_file
 from .neurons import ALIF, _init_tau
 from .alif import ALIFState, ALIFRecord, alif_scan
 
@@ -437,7 +438,13 @@ def _check_finite_params(model, ep):
                                      + ("; a time constant crossed 0: set tau_min (e.g. 1.0)" if any('tau' in n for n in bad) else "")
                                      + "; nan_guard=True names the first non-finite step")
 
-# %% ../nbs/07_srnn.ipynb #b576987e
+# %% ../nbs/07_srnn.ipynb #66ee7a5d
+def _log_epoch(rec, mf, pr):
+    "One epoch's record to the metrics file (if any) and the progress display."
+    if mf is not None: mf.append(dict(phase='train', **_srnn_row(rec)))
+    pr.update(rec['epoch'], **{k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in rec.items() if k in ('train_loss', 'train_acc', 'rate', 'test_acc')})
+
+# %% ../nbs/07_srnn.ipynb #9f649d7e
 def train_srnn(setup:SRNNSetup, # from `srnn_for_task`
                train_loader, # iterable of time-major (x, y[, mask]) batches
                epochs:int|None=None, # epochs (default: the task's)
@@ -452,8 +459,6 @@ def train_srnn(setup:SRNNSetup, # from `srnn_for_task`
                dist=None, # `hrmas.distributed.DistContext` of a data-parallel run (None: one process)
               ) -> list[dict]:
     "Train an SRNN with its recipe (per-batch optimiser steps, per-epoch StepLR or per-step linear decay); return the history."
-    from hrmas.train import Progress, TrainStep, metrics_file
-    from hrmas.core import get_device
     model, opt, sched, loss_fn, task = setup
     if device is not None: model.to(get_device(device))
     device = next(model.parameters()).device
@@ -477,9 +482,7 @@ def train_srnn(setup:SRNNSetup, # from `srnn_for_task`
             rec = dict(epoch=ep + 1, train_loss=tl / max(nb, 1), train_acc=acc_sum / max(n_seq, 1), rate=rate / max(nb, 1), epoch_s=time.time() - t0)
             if test_loader is not None and ((ep + 1) % eval_every == 0 or ep + 1 == epochs):
                 rec.update({f'test_{k}': v for k, v in evaluate_srnn(model, test_loader, device).items()})
-            hist.append(rec)
-            if mf is not None: mf.append(dict(phase='train', **_srnn_row(rec)))
-            pr.update(ep + 1, **{k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in rec.items() if k in ('train_loss', 'train_acc', 'rate', 'test_acc')})
+            hist.append(rec); _log_epoch(rec, mf, pr)
     finally:
         for h in hooks: h.remove()
         step.close(); pr.close()
