@@ -13,7 +13,7 @@ from .core import check_tensor, check_time_major, per_neuron, DEFAULT_DTYPE
 from .lif import LIFState, LIFParams, LIFRecord, psc_gain, lif_params, lif_step, lif_loop, check_lif_inputs, psc_filter
 from .surrogate import get_surrogate
 from .tsslbp import TSSLBPFunction, TSSLBPConfig
-from .kernels import bptt_fusable, lif_bptt_fused, input_projection
+from .kernels import bptt_fusable, lif_bptt_fused, input_projection, note_path
 from .alif import ALIFState, ALIFRecord, alif_step, alif_scan
 
 _all_ = ['LIFState', 'LIFParams', 'LIFRecord', 'psc_gain', 'lif_params', 'lif_step', 'psc_filter',   # re-exported from hrmas.lif
@@ -63,6 +63,7 @@ def _run_lif(i_ff, p, w_rec, method, surrogate, tsslbp_cfg, overwrite=False):
     if method == 'bptt':
         spike_fn = get_surrogate(surrogate)
         if bptt_fusable(i_ff, p, spike_fn): return lif_bptt_fused(i_ff, w_rec, p, spike_fn, overwrite)   # CPU: fused kernels
+        note_path('lif_forward', False); note_path('lif_backward', False)   # autograd through the reference loop
         return lif_bptt(i_ff, w_rec, p, spike_fn)
     raise ValueError(f"method must be 'tsslbp' or 'bptt', got {method!r}")
 
@@ -189,6 +190,8 @@ class ALIF(nn.Module):
                  tau_min:float|None=None, # clamp tau >= tau_min in the forward pass (None: no clamp, as the code)
                 ):
         super().__init__()
+        _check_sizes(n_in, n_out)
+        if not (math.isfinite(b0) and math.isfinite(beta) and beta >= 0): raise ValueError(f"b0 must be finite and beta finite and >= 0, got b0={b0}, beta={beta}")
         if init_state not in ('uniform', 'zero'): raise ValueError(f"init_state must be 'uniform' or 'zero', got {init_state!r}")
         self.n_in, self.n_out, self.b0, self.beta = n_in, n_out, float(b0), float(beta) if adaptive else 0.
         self.init_state, self.tau_min = init_state, tau_min

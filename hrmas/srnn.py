@@ -13,7 +13,7 @@ from torch import nn
 import torch.nn.functional as F
 from .core import check_tensor, check_time_major, per_neuron, get_device
 from .train import Progress, TrainStep, metrics_file
-from .neurons import ALIF, _init_tau
+from .neurons import ALIF, _init_tau, _check_sizes
 from .alif import ALIFState, ALIFRecord, alif_scan
 
 _all_ = ['alif_scan']   # re-exported from hrmas.alif
@@ -96,6 +96,7 @@ class LIReadout(nn.Module):
                  tbptt:int|None=None, # truncate the gradient through m every `tbptt` steps (None: full BPTT)
                 ):
         super().__init__()
+        _check_sizes(n_in, n_out)
         self.n_in, self.n_out, self.tbptt = n_in, n_out, tbptt
         self.fc = nn.Linear(n_in, n_out); nn.init.xavier_uniform_(self.fc.weight); nn.init.zeros_(self.fc.bias)
         self.tau_m = nn.Parameter(_init_tau(tau_m, n_out, 'tau_m'))
