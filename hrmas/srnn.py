@@ -466,14 +466,12 @@ def train_srnn(setup:SRNNSetup, # from `srnn_for_task`
     epochs = task.epochs if epochs is None else epochs
     par = dist if dist is not None and dist.parallel else None
     if par is not None: train_loader = par.shard_batches(train_loader)       # the test set is evaluated whole on every rank
-    main = dist is None or dist.is_main
-    pr = Progress(epochs, 'train', log=log if main else None)
+    main = dist is None or dist.is_main; pr = Progress(epochs, 'train', log=log if main else None)
     mf = metrics_file(metrics) if main else None
     if mf is not None: mf.replace_phase('train', [])
     step = TrainStep(model, amp=amp, nan_guard=nan_guard, clip=clip, dist=par)
-    hs = []
     hooks = [l.register_forward_hook(lambda mod, i, o: hs.append(o.detach().float().mean())) for l in model.layers]
-    hist = []
+    hs, hist = [], []
     try:
         for ep in range(epochs):
             model.train(); t0 = time.time()
