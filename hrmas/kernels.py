@@ -14,8 +14,8 @@ from .surrogate import Surrogate
 
 # %% auto #0
 __all__ = ['C_COMMON_FILES', 'C_TEMPLATE_FILES', 'C_SOURCE', 'BACKENDS', 'DENSE_W_GRAD_RATE', 'SPARSE_INPUT_DENSITY',
-           'c_source_dir', 'read_c_source', 'kernel_cache_dir', 'load_kernels', 'backend_setting', 'note_path',
-           'last_paths', 'kernels_available', 'lif_forward_fused', 'quiet_bits', 'lif_backward_fused',
+           'c_source_dir', 'read_c_source', 'c_signature', 'kernel_cache_dir', 'load_kernels', 'backend_setting',
+           'note_path', 'last_paths', 'kernels_available', 'lif_forward_fused', 'quiet_bits', 'lif_backward_fused',
            'FusedBPTTFunction', 'bptt_fusable', 'lif_bptt_fused', 'SparseInputLinear', 'input_projection']
 
 # %% ../nbs/03a_kernels.ipynb #4a09e225
@@ -36,6 +36,19 @@ def read_c_source(folder:Path|None=None # default: `c_source_dir()`
     return common + inst('float', 'f32') + inst('double', 'f64')
 
 C_SOURCE = read_c_source()
+
+# %% ../nbs/03a_kernels.ipynb #2d1deb58
+def c_signature(name:str # a C function, e.g. 'tssl_row' (the `_SFX` suffix is implied)
+               ) -> str:
+    "The file and the signature of a kernel function in the shipped C source."
+    for f in C_COMMON_FILES + C_TEMPLATE_FILES:
+        text = (c_source_dir() / f).read_text()
+        for sig in (f' {name}_SFX(', f' {name}('):
+            j = text.find(sig)
+            if j >= 0:
+                start = text.rfind('\n', 0, j) + 1
+                return f"{f}: " + ' '.join(text[start:text.index('{', j)].split())
+    raise ValueError(f"no C function {name!r} in {c_source_dir()}")
 
 # %% ../nbs/03a_kernels.ipynb #9da23661
 _FLAGS = ['-O3', '-shared', '-fPIC', '-ffp-contract=off', '-fno-math-errno', '-std=c99']
