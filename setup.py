@@ -37,6 +37,7 @@ setup(
     url=cfg['git_url'],
     packages=find_packages(include=[cfg['lib_path'], cfg['lib_path'] + '.*']),
     include_package_data=True,
+    package_data={cfg['lib_path']: ['csrc/*.c']},   # the fused kernels' C source, compiled on first use
     install_requires=requirements,
     extras_require={'dev': dev_requirements, 'bench': bench_requirements},
     dependency_links=cfg.get('dep_links', '').split(),

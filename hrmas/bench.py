@@ -4,6 +4,8 @@
 
 # %% ../nbs/15_bench.ipynb #160c5a36
 from __future__ import annotations
+from fastcore.basics import patch
+import time, statistics
 import contextlib, csv, fnmatch, gc, math, os, statistics, sys, time
 from dataclasses import dataclass
 from importlib import metadata
@@ -15,10 +17,10 @@ from fastcore.script import call_parse
 from .core import get_device
 
 # %% auto #0
-__all__ = ['SIZES', 'INPUT_RATE', 'RATE_RANGE', 'CALIB_RANGE', 'ROWS', 'ROW_KINDS', 'COLUMNS', 'HRMAS_LIF_ROWS', 'parse_sizes',
+__all__ = ['SIZES', 'INPUT_RATE', 'RATE_RANGE', 'CALIB_RANGE', 'ROWS', 'ROW_KINDS', 'HRMAS_LIF_ROWS', 'parse_sizes',
            'spike_input', 'Runner', 'BenchRow', 'register_row', 'select_rows', 'bench_genotype', 'TorchLoopLIF',
-           'BoundRunner', 'calibrate', 'peak_memory_mb', 'device_name', 'RowTrial', 'bench_row', 'run_bench',
-           'write_csv', 'read_csv', 'format_table', 'target_ratios', 'plot_bench', 'hrmas_bench']
+           'BoundRunner', 'calibrate', 'benchmark', 'peak_memory_mb', 'device_name', 'RowTrial', 'bench_row',
+           'run_bench', 'write_csv', 'read_csv', 'format_table', 'target_ratios', 'plot_bench', 'hrmas_bench']
 
 # %% ../nbs/15_bench.ipynb #e2e5dfc7
 SIZES = ((100, 16, 256), (100, 16, 512), (300, 16, 512), (100, 16, 1024))   # (T, B, N) of the issue
@@ -49,7 +51,7 @@ def spike_input(T:int, B:int, n_in:int, # time steps, batch, input features
     g = torch.Generator().manual_seed(seed)
     return (torch.rand(T, B, n_in, generator=g) < rate).float().to(device)
 
-# %% ../nbs/15_bench.ipynb #7350d399
+# %% ../nbs/15_bench.ipynb #61f0c44f
 class Runner:
     "A row's model for the harness: spikes `[T, B, N]` from an input `[T, B, N_in]`, and one forward + backward step."
     calibrated = True   # False: no firing rate to calibrate (the bound)
@@ -77,6 +79,7 @@ class Runner:
         "Mean output spikes per neuron and step on `x` (no gradients)."
         return float(self.calib_forward(x).float().mean())
 
+# %% ../nbs/15_bench.ipynb #54ef05de
 @dataclass
 class BenchRow:
     "A registered benchmark row."
@@ -86,6 +89,7 @@ class BenchRow:
     package: str|None      # distribution whose version is recorded (and which must be installed)
     about: str             # one line for the listing
 
+# %% ../nbs/15_bench.ipynb #4f922f1e
 ROWS: dict[str, BenchRow] = {}
 ROW_KINDS = ('hrmas', 'peer', 'baseline', 'bound')
 
@@ -101,6 +105,7 @@ def register_row(name:str, # unique row name (letters, digits, '_')
         return build
     return deco
 
+# %% ../nbs/15_bench.ipynb #cae3919c
 def select_rows(rows='*' # names or globs, comma-separated (or a list)
                ) -> list[str]:
     "Row names matching `rows`, in registry order; an unknown name or a glob matching nothing is an error."
@@ -158,7 +163,7 @@ def _build_srnn_alif(n_in, n, device):
     layer = SRNNLayer(n_in, n).to(device)
     return Runner(layer, lambda x: layer(x))
 
-# %% ../nbs/15_bench.ipynb #9664f433
+# %% ../nbs/15_bench.ipynb #35abebb0
 @register_row('snntorch_rleaky', 'peer', 'snntorch')
 def _build_snntorch(n_in, n, device):
     "snnTorch Linear (all T) + RLeaky(linear_features=N), step loop"
@@ -177,16 +182,19 @@ def _build_snntorch(n_in, n, device):
     m = Layer().to(device)
     return Runner(m, m)
 
+# %% ../nbs/15_bench.ipynb #e62f1f9e
 def _norse_layer(n_in, n, device):
     from norse.torch import LIFRecurrent
     return LIFRecurrent(n_in, n).to(device)
 
+# %% ../nbs/15_bench.ipynb #976a2daa
 @register_row('norse_lif', 'peer', 'norse')
 def _build_norse(n_in, n, device):
     "Norse LIFRecurrent, eager"
     m = _norse_layer(n_in, n, device)
     return Runner(m, lambda x: m(x)[0])
 
+# %% ../nbs/15_bench.ipynb #9cb2725a
 @register_row('norse_lif_compile', 'peer', 'norse')
 def _build_norse_compile(n_in, n, device):
     "Norse LIFRecurrent under torch.compile"
@@ -195,6 +203,7 @@ def _build_norse_compile(n_in, n, device):
     mc = torch.compile(m)
     return Runner(m, lambda x: mc(x)[0], calib_forward=lambda x: m(x)[0])
 
+# %% ../nbs/15_bench.ipynb #d4671be3
 @register_row('spikingjelly_lif', 'peer', 'spikingjelly')
 def _build_spikingjelly(n_in, n, device):
     "SpikingJelly LinearRecurrentContainer(LIFNode), multi-step"
@@ -206,6 +215,7 @@ def _build_spikingjelly(n_in, n, device):
         return m(x)
     return Runner(m, fwd)
 
+# %% ../nbs/15_bench.ipynb #3c6a8cab
 @register_row('sinabs_lif', 'peer', 'sinabs')
 def _build_sinabs(n_in, n, device):
     "Sinabs Linear (all T) + LIFRecurrent(rec_connect=Linear), single spikes"
@@ -218,7 +228,7 @@ def _build_sinabs(n_in, n, device):
         return m['lif'](m['fc'](x).transpose(0, 1)).transpose(0, 1)     # Sinabs is batch-major [B, T, N]
     return Runner(m, fwd)
 
-# %% ../nbs/15_bench.ipynb #50f6f5da
+# %% ../nbs/15_bench.ipynb #82a3fadb
 class _FastSigmoidSpike(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):
@@ -227,6 +237,7 @@ class _FastSigmoidSpike(torch.autograd.Function):
     def backward(ctx, g):
         x, = ctx.saved_tensors; return g / (1 + 10 * x.abs()) ** 2
 
+# %% ../nbs/15_bench.ipynb #e8ca9be3
 class TorchLoopLIF(nn.Module):
     "A recurrent LIF layer as written by hand in plain PyTorch: input projection for all T, then a step loop."
     def __init__(self, n_in:int, n:int, tau_m:float=16., v_th:float=1.):
@@ -242,12 +253,14 @@ class TorchLoopLIF(nn.Module):
             v = u * (1 - s); out.append(s)
         return torch.stack(out)
 
+# %% ../nbs/15_bench.ipynb #a43833a3
 @register_row('torch_loop', 'baseline')
 def _build_torch_loop(n_in, n, device):
     "plain PyTorch loop: Linear (all T), recurrent Linear, fast-sigmoid surrogate"
     m = TorchLoopLIF(n_in, n).to(device)
     return Runner(m, m)
 
+# %% ../nbs/15_bench.ipynb #ebcf9c0d
 class BoundRunner(Runner):
     "The dense matrix products of a recurrent layer's forward + backward, timed alone (no neuron dynamics)."
     calibrated = False
@@ -283,6 +296,7 @@ class BoundRunner(Runner):
 
     def rate(self, x): return float('nan')
 
+# %% ../nbs/15_bench.ipynb #aba0224c
 @register_row('bound', 'bound')
 def _build_bound(n_in, n, device):
     "dense matmuls alone: input projection, 2T recurrent products, two weight gradients"
@@ -309,6 +323,24 @@ def calibrate(rate_fn:Callable, # input scale c -> firing rate
         else: c = c * 4 if r < lo else c / 4
         if not 1e-8 < c < 1e8: break
     return best[0], best[1], n
+
+# %% ../nbs/15_bench.ipynb #cfb69bd4
+def benchmark(fn, # the callable to time, called with no arguments
+              runs:int=7, # timed calls
+              warmup:int=2, # untimed calls first (allocations, caches, compilation)
+              cuda_sync:bool|None=None, # synchronise CUDA around each call (None: when CUDA is available)
+             ) -> dict:
+    "Wall time of `fn()` in seconds: {'median', 'min', 'max', 'runs'} over `runs` calls after `warmup`."
+    if runs < 1: raise ValueError(f"runs must be >= 1, got {runs}")
+    sync = torch.cuda.is_available() if cuda_sync is None else cuda_sync
+    for _ in range(warmup): fn()
+    times = []
+    for _ in range(runs):
+        if sync: torch.cuda.synchronize()
+        t0 = time.perf_counter(); fn()
+        if sync: torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    return {'median': statistics.median(times), 'min': min(times), 'max': max(times), 'runs': runs}
 
 # %% ../nbs/15_bench.ipynb #0edaf1a5
 @contextlib.contextmanager
@@ -340,7 +372,7 @@ def peak_memory_mb(fn:Callable, # the work to measure, called once with no argum
         cur += nbytes; peak = max(peak, cur)
     return peak / 2**20
 
-# %% ../nbs/15_bench.ipynb #6d30329e
+# %% ../nbs/15_bench.ipynb #4abdefa2
 def _versions(row:BenchRow) -> str:
     v = [f"torch {torch.__version__}"]
     if row.kind == 'hrmas':
@@ -350,6 +382,7 @@ def _versions(row:BenchRow) -> str:
         except metadata.PackageNotFoundError: pass
     return '; '.join(v)
 
+# %% ../nbs/15_bench.ipynb #e8820915
 def device_name(device) -> str:
     "The device in words: the GPU's name, or the CPU's model."
     dev = torch.device(device)
@@ -359,11 +392,13 @@ def device_name(device) -> str:
         import platform; model = platform.processor() or platform.machine()
     return f"cpu ({model}, {os.cpu_count()} cores)"
 
+# %% ../nbs/15_bench.ipynb #7ce0a732
 COLUMNS = ('row', 'T', 'B', 'N', 'median_ms', 'min_ms', 'max_ms', 'rate', 'peak_mb', 'compile_s',
            'versions', 'device', 'threads', 'input_scale', 'status')
 
 def _error(ex): return f"error: {type(ex).__name__}: {ex}".replace('\n', ' ')[:300]
 
+# %% ../nbs/15_bench.ipynb #b38ef7fa
 class RowTrial:
     "One row at one size, in stages (build, `setup`, `time_once`, `finish`), so that runs of several rows can be interleaved."
     def __init__(self, name:str, # a row of `ROWS`
@@ -395,44 +430,50 @@ class RowTrial:
         if sync: torch.cuda.synchronize(self.dev)
         return time.perf_counter() - t0
 
-    def setup(self, warmup:int=2):
-        "Calibrate the input scale, then the warm-up calls (the first one timed apart)."
-        def go():
-            T, B, N = self.size
-            x = spike_input(T, B, N, seed=self.seed, device=self.dev)
-            scale = 1.
-            if self.runner.calibrated:
-                xc = x[:, :min(B, 4)]
-                scale, _, _ = calibrate(lambda c: self.runner.rate(xc * c))
-            self.xs, self.res['input_scale'] = x * scale, scale
-            self.runner.prepare(self.xs)
-            self.first = self._timed_step()
-            for _ in range(warmup - 1): self.runner.step(self.xs)
-        self._guarded(go)
 
     def time_once(self):
         "One timed forward + backward step."
         self._guarded(lambda: self.times.append(self._timed_step()))
 
-    def finish(self, memory:bool=True # also measure peak memory (one more step)
-              ) -> dict:
-        "Times, rate, compile time and (optionally) peak memory into the result dict; return it."
-        def go():
-            med = statistics.median(self.times)
-            self.res.update(median_ms=1e3 * med, min_ms=1e3 * min(self.times), max_ms=1e3 * max(self.times), compile_s=max(0., self.first - med))
-            if self.runner.calibrated: self.res['rate'] = float(self.last.float().mean())
-            if memory:
-                self.runner.zero_grad(); self.last = None
-                # free the last step's gradients first: the profiler sees some frees of blocks allocated before it started
-                # and not others, which would make the figure depend on which ones (up to the size of the gradients)
-                self.runner.zero_grad(); gc.collect()
-                self.res['peak_mb'] = peak_memory_mb(lambda: self.runner.step(self.xs), self.dev)
-            lo, hi = RATE_RANGE
-            if self.runner.calibrated and not lo <= self.res['rate'] <= hi:
-                self.res['status'] = f"ok, rate {self.res['rate']:.3f} outside {lo:g}-{hi:g} (not calibrated)"
-        self._guarded(go)
-        return self.res
+# %% ../nbs/15_bench.ipynb #1599c585
+@patch
+def setup(self:RowTrial, warmup:int=2):
+    "Calibrate the input scale, then the warm-up calls (the first one timed apart)."
+    def go():
+        T, B, N = self.size
+        x = spike_input(T, B, N, seed=self.seed, device=self.dev)
+        scale = 1.
+        if self.runner.calibrated:
+            xc = x[:, :min(B, 4)]
+            scale, _, _ = calibrate(lambda c: self.runner.rate(xc * c))
+        self.xs, self.res['input_scale'] = x * scale, scale
+        self.runner.prepare(self.xs)
+        self.first = self._timed_step()
+        for _ in range(warmup - 1): self.runner.step(self.xs)
+    self._guarded(go)
 
+# %% ../nbs/15_bench.ipynb #7e1bf82f
+@patch
+def finish(self:RowTrial, memory:bool=True # also measure peak memory (one more step)
+          ) -> dict:
+    "Times, rate, compile time and (optionally) peak memory into the result dict; return it."
+    def go():
+        med = statistics.median(self.times)
+        self.res.update(median_ms=1e3 * med, min_ms=1e3 * min(self.times), max_ms=1e3 * max(self.times), compile_s=max(0., self.first - med))
+        if self.runner.calibrated: self.res['rate'] = float(self.last.float().mean())
+        if memory:
+            self.runner.zero_grad(); self.last = None
+            # free the last step's gradients first: the profiler sees some frees of blocks allocated before it started
+            # and not others, which would make the figure depend on which ones (up to the size of the gradients)
+            self.runner.zero_grad(); gc.collect()
+            self.res['peak_mb'] = peak_memory_mb(lambda: self.runner.step(self.xs), self.dev)
+        lo, hi = RATE_RANGE
+        if self.runner.calibrated and not lo <= self.res['rate'] <= hi:
+            self.res['status'] = f"ok, rate {self.res['rate']:.3f} outside {lo:g}-{hi:g} (not calibrated)"
+    self._guarded(go)
+    return self.res
+
+# %% ../nbs/15_bench.ipynb #9be1108b
 def bench_row(name:str, # a row of `ROWS`
               size:tuple[int,int,int], # (T, B, N)
               runs:int=7, # timed runs
@@ -447,7 +488,7 @@ def bench_row(name:str, # a row of `ROWS`
     for _ in range(runs): tr.time_once()
     return tr.finish(memory)
 
-# %% ../nbs/15_bench.ipynb #9ab15cde
+# %% ../nbs/15_bench.ipynb #8270d168
 def run_bench(rows='*', # row names or globs (see `select_rows`)
               sizes=SIZES, # (T, B, N) triples or 'TxBxN,...'
               runs:int=7, warmup:int=2, # timed and untimed runs per row and size
@@ -487,6 +528,7 @@ def run_bench(rows='*', # row names or globs (see `select_rows`)
     if out is not None: write_csv(results, out)
     return results
 
+# %% ../nbs/15_bench.ipynb #76f7a1b8
 _ROUND = dict(median_ms=4, min_ms=4, max_ms=4, rate=4, peak_mb=4, compile_s=4, input_scale=4)   # significant digits
 _INT = ('T', 'B', 'N', 'threads')
 
@@ -499,6 +541,7 @@ def write_csv(results:list[dict], path:str|Path):
             w.writerow({k: ('' if isinstance(r[k], float) and math.isnan(r[k]) else f"{r[k]:.{_ROUND[k]}g}" if k in _ROUND else r[k])
                         for k in COLUMNS})
 
+# %% ../nbs/15_bench.ipynb #32470355
 def read_csv(path:str|Path) -> list[dict]:
     "Read a results CSV written by `write_csv` (numbers as int/float, empty fields as NaN)."
     with open(path, newline='') as f: rows = list(csv.DictReader(f))
@@ -509,9 +552,11 @@ def read_csv(path:str|Path) -> list[dict]:
         for k in _ROUND: r[k] = float(r[k]) if r[k] != '' else float('nan')
     return rows
 
+# %% ../nbs/15_bench.ipynb #4c34ea9a
 def _fmt(v, spec, scale=1.):
     return '' if isinstance(v, float) and math.isnan(v) else format(v * scale, spec)
 
+# %% ../nbs/15_bench.ipynb #b29e5500
 def format_table(results:list[dict], header:bool=True) -> str:
     "The results as a fixed-width text table."
     head = f"{'row':<18} {'T':>4} {'B':>3} {'N':>5} {'median ms':>10} {'min-max ms':>17} {'rate %':>6} {'peak MB':>8} {'compile s':>9}  status"

@@ -10,7 +10,7 @@ import torch
 
 # %% auto #0
 __all__ = ['DEFAULT_DTYPE', 'get_device', 'set_seed', 'deterministic_mode', 'set_checks', 'check_tensor', 'check_time_major',
-           'per_neuron', 'benchmark']
+           'per_neuron']
 
 # %% ../nbs/00_core.ipynb #5d051081
 DEFAULT_DTYPE = torch.float32
@@ -45,7 +45,7 @@ def deterministic_mode(enabled:bool=True # True: deterministic kernels only; Fal
     torch.backends.cudnn.deterministic = enabled
     torch.backends.cudnn.benchmark = False
 
-# %% ../nbs/00_core.ipynb #2265160a
+# %% ../nbs/00_core.ipynb #c0d004e4
 _CHECKS = {'finite': True}
 
 def set_checks(finite:bool=True # scan layer inputs for NaN/inf
@@ -53,12 +53,16 @@ def set_checks(finite:bool=True # scan layer inputs for NaN/inf
     "Switch the NaN/inf scan of layer inputs on or off (shape, dtype and device checks always run)."
     _CHECKS['finite'] = bool(finite)
 
+# %% ../nbs/00_core.ipynb #3220b318
+_DTYPE_METHOD = {torch.float32: 'float', torch.float64: 'double', torch.float16: 'half', torch.bfloat16: 'bfloat16'}
+
 def check_tensor(x, # the value to check
                  name:str, # argument name used in error messages
                  ndim:int|None=None, # required number of dimensions
                  floating:bool=True, # require a floating-point dtype
                  device:torch.device|None=None, # required device (type and index)
                  finite:bool|None=None, # reject NaN/inf (None: the global `set_checks` setting)
+                 dtype:torch.dtype|None=None, # required floating dtype (a layer's parameter dtype)
                 ) -> torch.Tensor:
     "Check that `x` is a tensor with the expected rank, dtype kind, device and finite values; return it."
     if not isinstance(x, torch.Tensor):
@@ -68,6 +72,9 @@ def check_tensor(x, # the value to check
     if floating and not x.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor (e.g. float32), got dtype {x.dtype}; "
                         f"convert it with .float()")
+    if dtype is not None and floating and x.dtype != dtype:
+        raise TypeError(f"{name} is {x.dtype} but the layer is {dtype}; convert the input with "
+                        f"x.{_DTYPE_METHOD.get(dtype, 'to(' + str(dtype) + ')')}() or the layer with layer.to({dtype})")
     if device is not None and x.device != torch.device(device):
         raise ValueError(f"{name} is on {x.device} but the layer is on {device}; move it with .to({str(device)!r})")
     if (_CHECKS['finite'] if finite is None else finite) and x.is_floating_point() and not torch.isfinite(x).all():
@@ -75,6 +82,7 @@ def check_tensor(x, # the value to check
         raise ValueError(f"{name} holds NaN or inf (first at index {tuple(bad)})")
     return x
 
+# %% ../nbs/00_core.ipynb #d716f262
 def check_time_major(x, # a sequence tensor
                      name:str, # argument name used in error messages
                      n:int|None=None, # required size of the last (neuron/channel) dimension
@@ -113,22 +121,3 @@ def per_neuron(value, # a Python number, a 0-d tensor or a tensor of shape [n]
     if not torch.isfinite(t).all(): raise ValueError(f"{name} holds NaN or inf")
     if positive and not (t > 0).all(): raise ValueError(f"{name} must be > 0, got min {t.min().item():g}")
     return t.clone()
-
-# %% ../nbs/00_core.ipynb #c835f035
-def benchmark(fn, # the callable to time, called with no arguments
-              runs:int=7, # timed calls
-              warmup:int=2, # untimed calls first (allocations, caches, compilation)
-              cuda_sync:bool|None=None, # synchronise CUDA around each call (None: when CUDA is available)
-             ) -> dict:
-    "Wall time of `fn()` in seconds: {'median', 'min', 'max', 'runs'} over `runs` calls after `warmup`."
-    import time, statistics
-    if runs < 1: raise ValueError(f"runs must be >= 1, got {runs}")
-    sync = torch.cuda.is_available() if cuda_sync is None else cuda_sync
-    for _ in range(warmup): fn()
-    times = []
-    for _ in range(runs):
-        if sync: torch.cuda.synchronize()
-        t0 = time.perf_counter(); fn()
-        if sync: torch.cuda.synchronize()
-        times.append(time.perf_counter() - t0)
-    return {'median': statistics.median(times), 'min': min(times), 'max': max(times), 'runs': runs}

@@ -92,7 +92,7 @@ def shard_batches(self:DistContext, data # iterable of global batches, or callab
     if callable(data) and not hasattr(data, '__iter__'): return lambda epoch=0: _Sharded(self, data(epoch))
     return _Sharded(self, data)
 
-# %% ../nbs/14_distributed.ipynb #5d19ed29
+# %% ../nbs/14_distributed.ipynb #4644c77f
 @patch
 def all_reduce_(self:DistContext, tensors:list # tensors to sum over the ranks, in place
                 ) -> list:
@@ -106,12 +106,14 @@ def all_reduce_(self:DistContext, tensors:list # tensors to sum over the ranks, 
         t.copy_(flat[i:i + t.numel()].view_as(t)); i += t.numel()
     return tensors
 
+# %% ../nbs/14_distributed.ipynb #c358354d
 @patch
 def all_reduce_grads(self:DistContext, params # parameters whose .grad are summed over the ranks
                      ):
     "Sum the gradients of `params` over the ranks (each rank back-propagated its share of the global loss)."
     self.all_reduce_([p.grad for p in params])
 
+# %% ../nbs/14_distributed.ipynb #c363dc30
 @patch
 def reduce_sum(self:DistContext, values # a number or a list of numbers
         ):
@@ -122,6 +124,7 @@ def reduce_sum(self:DistContext, values # a number or a list of numbers
     tdist.all_reduce(t)
     return t.item() if one else t.tolist()
 
+# %% ../nbs/14_distributed.ipynb #b408cda5
 @patch
 def batch_mean(self:DistContext, t:torch.Tensor # [B_r, ...] values per sample of this rank's slice
                ) -> torch.Tensor:
@@ -131,6 +134,7 @@ def batch_mean(self:DistContext, t:torch.Tensor # [B_r, ...] values per sample o
     tdist.all_reduce(buf)
     return (buf[:-1] / buf[-1]).view(t.shape[1:])
 
+# %% ../nbs/14_distributed.ipynb #45b939c7
 @patch
 def broadcast(self:DistContext, obj # any picklable object (rank 0's is kept)
               ):
@@ -138,6 +142,7 @@ def broadcast(self:DistContext, obj # any picklable object (rank 0's is kept)
     if not self.parallel: return obj
     box = [obj]; tdist.broadcast_object_list(box, src=0); return box[0]
 
+# %% ../nbs/14_distributed.ipynb #699b55f7
 @patch
 def barrier(self:DistContext):
     "Wait for every rank."

@@ -8,7 +8,7 @@ import contextlib
 from dataclasses import dataclass
 import torch
 from torch import nn
-from .neurons import LIFRecord
+from .lif import LIFRecord, lif_update, psc_filter
 from .scml import SCML
 
 # %% auto #0
@@ -17,7 +17,7 @@ __all__ = ['IPConfig', 'spikl_ip_terms', 'spikl_ip_delta', 'calcium_trace', 'ip_
 # %% ../nbs/05_ip.ipynb #b3e44f49
 @dataclass
 class IPConfig:
-    "SpiKL-IP settings (defaults: ALGORITHMS.md §5.3–5.5)."
+    "SpiKL-IP settings (defaults: the SpiKL-IP reference code used by HRMAS)."
     mu:float = 0.2                   # target mean rate (spikes per step)
     gamma:float = 1e-3               # learning rate of R and tau
     tau_cal:float = 16.              # calcium time constant (steps)
@@ -72,10 +72,7 @@ def calcium_trace(spikes:torch.Tensor, # [T, B, N]
                   tau_cal:float=16., # calcium time constant
                  ) -> torch.Tensor:
     "Rate estimate y[t] = phi[t]/tau_cal with phi[t] = (1 - 1/tau_cal) phi[t-1] + s[t], phi = 0 before t = 0."
-    lam, phi, out = 1 - 1 / tau_cal, torch.zeros_like(spikes[0]), torch.empty_like(spikes)
-    for t in range(spikes.shape[0]):
-        phi = lam * phi + spikes[t]; out[t] = phi / tau_cal
-    return out
+    return psc_filter(spikes, tau_cal, gain=1.) / tau_cal      # phi is the PSC filter with a jump of 1 per spike
 
 # %% ../nbs/05_ip.ipynb #c182db89
 @torch.no_grad()
@@ -97,11 +94,8 @@ def ip_lif_sequence(i_ff:torch.Tensor, # feed-forward current [T, B, N]
     r, tm = R.clone(), tau.clone()
     psc, spikes, mem = torch.empty_like(i_ff), torch.empty_like(i_ff), torch.empty_like(i_ff)
     for t in range(T):
-        i = i_ff[t] if wt is None else torch.addmm(i_ff[t], a, wt)
-        u = (1 - 1 / tm) * v + (r / tm) * i
-        s = (u > v_th).to(u.dtype)
-        v = u - u * s
-        a = a * lam_s + psc_gain * s
+        i = i_ff[t] if wt is None else torch.addmm(i_ff[t], a, wt)     # R changes every step: the gain stays outside W
+        s, u, v, a = lif_update((r / tm) * i, v, a, 1 - 1 / tm, lam_s, psc_gain, v_th)
         phi = lam_c * phi + s
         dR, dtau = spikl_ip_delta(phi / cfg.tau_cal, tm, r, v_th, cfg, batch_mean)
         r = torch.minimum(torch.maximum(r + cfg.gamma * dR, r_bounds[0]), r_bounds[1])

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 from .core import check_time_major
-from .neurons import LIF, lif_sequence, _run_lif, _check_lif_inputs
+from .neurons import LIF
 
 # %% auto #0
 __all__ = ['TYPES', 'GENOTYPE_FORMAT', 'GENOTYPE_VERSION', 'divisors', 'motif_partition', 'MotifMasks', 'motif_masks', 'Genotype',
@@ -69,10 +69,11 @@ def motif_masks(n:int, # number of neurons
     slot = torch.where(bwd, v * v + v + p[:, None], slot)
     return MotifMasks(intra, fwd | bwd, slot, v * v + (2 * v if lateral else 0))   # no lateral slots without lateral links
 
-# %% ../nbs/04_scml.ipynb #bdc6952d
+# %% ../nbs/04_scml.ipynb #9d23972b
 TYPES = ('E', 'I', '0')   # excitatory, inhibitory, none: the order of the type logits
 GENOTYPE_FORMAT, GENOTYPE_VERSION = 'hrmas.genotype', 1
 
+# %% ../nbs/04_scml.ipynb #71f1ffbf
 @dataclass
 class Genotype:
     "A discrete SC-ML architecture: motif size and connection-type map (tied motif pattern or per edge)."
@@ -88,30 +89,6 @@ class Genotype:
 
     @property
     def tied(self): return self.edges is None
-
-    def validate(self):
-        "Check sizes, characters and consistency; raise `ValueError` naming the problem."
-        if self.version != GENOTYPE_VERSION:
-            raise ValueError(f"genotype version {self.version} is not supported (this hrmas reads version {GENOTYPE_VERSION})")
-        motif_partition(self.n, self.motif_size, self.pad)
-        v, ok = self.motif_size, set('EI0')
-        def check_rows(rows, n_rows, what):
-            if not isinstance(rows, list) or len(rows) != n_rows or any(not isinstance(r, str) or len(r) != v for r in rows):
-                raise ValueError(f"genotype {what} must be {n_rows} strings of {v} characters, got {rows!r:.80}")
-            if set(''.join(rows)) - ok: raise ValueError(f"genotype {what} holds characters other than 'E', 'I', '0'")
-        if self.tied:
-            check_rows(self.intra, v, 'intra')
-            if self.lateral_links: check_rows(self.lateral, 2, 'lateral')
-            elif self.lateral is not None: raise ValueError("genotype has lateral types but lateral_links=False")
-        else:
-            if self.intra is not None or self.lateral is not None:
-                raise ValueError("an untied genotype (edges given) must not also give intra/lateral patterns")
-            n_edges = int((motif_masks(self.n, v, self.lateral_links, self.ring, self.pad).slot >= 0).sum())
-            if not isinstance(self.edges, str) or len(self.edges) != n_edges:
-                raise ValueError(f"genotype edges must be a string of {n_edges} characters (one per edge), "
-                                 f"got {len(self.edges) if isinstance(self.edges, str) else type(self.edges).__name__}")
-            if set(self.edges) - ok: raise ValueError("genotype edges hold characters other than 'E', 'I', '0'")
-        return self
 
     def to_json(self) -> str:
         "The genotype as a JSON string (with format name and version)."
@@ -136,6 +113,32 @@ class Genotype:
     def save(self, path): open(path, 'w').write(self.to_json())
     @classmethod
     def load(cls, path): return cls.from_json(open(path).read())
+
+# %% ../nbs/04_scml.ipynb #f0bcd5dc
+@patch
+def validate(self:Genotype):
+    "Check sizes, characters and consistency; raise `ValueError` naming the problem."
+    if self.version != GENOTYPE_VERSION:
+        raise ValueError(f"genotype version {self.version} is not supported (this hrmas reads version {GENOTYPE_VERSION})")
+    motif_partition(self.n, self.motif_size, self.pad)
+    v, ok = self.motif_size, set('EI0')
+    def check_rows(rows, n_rows, what):
+        if not isinstance(rows, list) or len(rows) != n_rows or any(not isinstance(r, str) or len(r) != v for r in rows):
+            raise ValueError(f"genotype {what} must be {n_rows} strings of {v} characters, got {rows!r:.80}")
+        if set(''.join(rows)) - ok: raise ValueError(f"genotype {what} holds characters other than 'E', 'I', '0'")
+    if self.tied:
+        check_rows(self.intra, v, 'intra')
+        if self.lateral_links: check_rows(self.lateral, 2, 'lateral')
+        elif self.lateral is not None: raise ValueError("genotype has lateral types but lateral_links=False")
+    else:
+        if self.intra is not None or self.lateral is not None:
+            raise ValueError("an untied genotype (edges given) must not also give intra/lateral patterns")
+        n_edges = int((motif_masks(self.n, v, self.lateral_links, self.ring, self.pad).slot >= 0).sum())
+        if not isinstance(self.edges, str) or len(self.edges) != n_edges:
+            raise ValueError(f"genotype edges must be a string of {n_edges} characters (one per edge), "
+                             f"got {len(self.edges) if isinstance(self.edges, str) else type(self.edges).__name__}")
+        if set(self.edges) - ok: raise ValueError("genotype edges hold characters other than 'E', 'I', '0'")
+    return self
 
 # %% ../nbs/04_scml.ipynb #ba8fce83
 def _edges_of(n, v, lateral, ring, pad):
@@ -312,7 +315,6 @@ class SCML(LIF):
             if genotype.n != n_out: raise ValueError(f"genotype is for {genotype.n} neurons but the layer has {n_out}")
             self.conn = FixedConnectivity(genotype, w_exc_init, w_inh, w_max)
         else: self.conn = MotifConnectivity(n_out, motif_sizes, tie, lateral, ring, pad, w_exc_init, w_inh, w_max)
-        self.ip_hook = None   # set by IP (05_ip): callable(layer, i_ff, w_rec) -> LIFRecord for no-grad passes
 
     def recurrent_weight(self): return self.conn.effective_weight()
     def arch_parameters(self): return self.conn.arch_parameters()
@@ -322,21 +324,6 @@ class SCML(LIF):
     def clamp_(self):
         "Clamp W_in to [-w_max, w_max] and W^E to [0, w_max]."
         self.weight.clamp_(-self.w_max, self.w_max); self.conn.clamp_()
-
-    def forward(self, x:torch.Tensor, # input PSCs [T, B, n_in]
-                record:bool=False, # return the `LIFRecord`
-               ):
-        check_time_major(x, 'x', n=self.n_in, device=self.weight.device)
-        T, B, _ = x.shape
-        from hrmas.kernels import input_projection
-        i_ff = input_projection(x, self.weight)         # all T at once (spike-driven when x is sparse spikes)
-        w = self.recurrent_weight()                     # formed once per forward pass
-        if self.ip_hook is not None and not torch.is_grad_enabled(): rec = self.ip_hook(self, i_ff, w)
-        else:
-            p = self.params()
-            _check_lif_inputs(i_ff, w, p, finite=False)   # x was scanned for NaN/inf above
-            rec = _run_lif(i_ff, p, w, self.method, self.surrogate, self.tsslbp_cfg, overwrite=True)   # i_ff is a temporary
-        return rec if record else rec.psc
 
     @classmethod
     def from_genotype(cls, n_in:int, genotype:Genotype, **kwargs):

@@ -4,137 +4,27 @@
 
 # %% ../nbs/07_srnn.ipynb #55c5eb2b
 from __future__ import annotations
+from fastcore.basics import patch
 import math, time
 from dataclasses import dataclass, field, asdict
 from typing import NamedTuple, Callable
 import torch
 from torch import nn
 import torch.nn.functional as F
-from .core import check_tensor, check_time_major, per_neuron
-from .neurons import ALIF, ALIFState, ALIFRecord
+from .core import check_tensor, check_time_major, per_neuron, get_device
+from .train import Progress, TrainStep, metrics_file
+from .neurons import ALIF, _init_tau, _check_sizes
+from .alif import ALIFState, ALIFRecord, alif_scan
+
+_all_ = ['alif_scan']   # re-exported from hrmas.alif
 from .surrogate import get_surrogate
 
 # %% auto #0
-__all__ = ['READOUT_MODES', 'SRNN_TASKS', 'alif_scan', 'SRNNLayer', 'LIReadout', 'readout_logits', 'srnn_loss', 'SRNN',
-           'SRNNTask', 'SRNNSetup', 'srnn_param_groups', 'srnn_for_task', 'smnist_encode', 'srnn_accuracy',
-           'evaluate_srnn', 'train_srnn', 'ecg_tensors', 'run_ecg']
+__all__ = ['READOUT_MODES', 'SRNN_TASKS', 'SRNNLayer', 'LIReadout', 'readout_logits', 'srnn_loss', 'SRNN', 'SRNNTask',
+           'SRNNSetup', 'srnn_param_groups', 'srnn_for_task', 'smnist_encode', 'srnn_accuracy', 'evaluate_srnn',
+           'train_srnn', 'ecg_tensors', 'run_ecg', 'alif_scan']
 
-# %% ../nbs/07_srnn.ipynb #cb1f4f4c
-def _alif_forward_loop(drives, alpha, rho, cw, u, s, b, b0, beta, tbptt, spike_fn, keep_b):
-    "The ALIF loop (autograd records it unless called under no_grad); returns lists of s, u, theta (, b) and the final (u, s, b)."
-    adaptive = beta != 0
-    ss, us, ths, bs = [], [], [], []
-    for t in range(len(drives)):
-        if tbptt is not None and t > 0 and t % tbptt == 0: u, s, b = u.detach(), s.detach(), b.detach()
-        drive = drives[t] if cw is None else torch.addmm(drives[t], s, cw)
-        if adaptive:
-            b = torch.lerp(s, b, rho)                          # rho*b + (1-rho)*s
-            theta = b * beta + b0
-            u = torch.addcmul(torch.addcmul(drive, alpha, u), theta, s, value=-1.)
-            x = u - theta
-        else:
-            theta = None
-            u = torch.add(torch.addcmul(drive, alpha, u), s, alpha=-b0)
-            x = u - b0
-        s = (x > 0).to(u.dtype) if spike_fn is None else spike_fn(x)
-        ss.append(s); us.append(u); ths.append(theta)
-        if keep_b: bs.append(b)
-    return ss, us, ths, bs, (u, s, b)
-
-class _ALIFScanFn(torch.autograd.Function):
-    "ALIF sequence with a hand-written BPTT backward (same gradients as autograd through `_alif_forward_loop`)."
-    @staticmethod
-    def forward(ctx, drives, alpha, rho, cw, u0, s0, bst0, b0, beta, tbptt, grad_fn):
-        adaptive = beta != 0
-        ss, us, ths, bs, (_, _, b_last) = _alif_forward_loop(drives.unbind(0), alpha, rho, cw, u0, s0, bst0, b0, beta, tbptt, None, adaptive)
-        S, U = torch.stack(ss), torch.stack(us)
-        TH = torch.stack(ths) if adaptive else torch.full_like(S, b0)
-        B = torch.stack(bs) if adaptive else None
-        ctx.save_for_backward(alpha, rho, cw, u0, s0, bst0, S, U, TH, B)
-        ctx.cfg = (b0, beta, tbptt, grad_fn, cw is not None)
-        b_last = b_last.clone(); ctx.mark_non_differentiable(b_last)
-        return S, U, TH, b_last
-
-    @staticmethod
-    def backward(ctx, gS, gU, gTH, _gb):
-        alpha, rho, cw, u0, s0, bst0, S, U, TH, B = ctx.saved_tensors
-        b0, beta, tbptt, grad_fn, has_rec = ctx.cfg
-        adaptive = beta != 0
-        T = S.shape[0]
-        psi = grad_fn(U - TH)                                  # surrogate derivative for all steps at once
-        S_prev = torch.cat([s0[None], S[:-1]])                 # s[t-1]
-        gS = torch.zeros_like(S) if gS is None else gS
-        gU = torch.zeros_like(U) if gU is None else gU
-        gTH = torch.zeros_like(TH) if gTH is None else gTH
-        GU = torch.empty_like(U); GB = torch.empty_like(U) if adaptive else None
-        cu = torch.zeros_like(u0); cs = torch.zeros_like(u0); cb = torch.zeros_like(u0)
-        cwt = cw.t() if has_rec else None
-        for t in range(T - 1, -1, -1):
-            gx = (gS[t] + cs) * psi[t]
-            gu = gU[t] + cu + gx
-            GU[t] = gu
-            if adaptive:
-                gb = cb + beta * (gTH[t] - gx - gu * S_prev[t])   # d/db_t through theta_t (spike, reset) and b_{t+1}
-                GB[t] = gb
-                cs = torch.addcmul((1 - rho) * gb, TH[t], gu, value=-1.)
-                cb = rho * gb
-            else:
-                cs = gu * (-b0)
-            if has_rec: cs = torch.addmm(cs, gu, cwt)
-            cu = alpha * gu
-            if tbptt is not None and t > 0 and t % tbptt == 0:   # the state entering step t was detached
-                cu, cs, cb = torch.zeros_like(cu), torch.zeros_like(cs), torch.zeros_like(cb)
-        U_prev = torch.cat([u0[None], U[:-1]])
-        g_alpha = (GU * U_prev).sum((0, 1))
-        g_rho = None
-        if adaptive:
-            B_prev = torch.cat([bst0[None], B[:-1]])
-            g_rho = (GB * (B_prev - S_prev)).sum((0, 1))
-        g_cw = None
-        if has_rec and ctx.needs_input_grad[3]:
-            N = S.shape[-1]
-            g_cw = S_prev.reshape(-1, N).t() @ GU.reshape(-1, N)
-        return (GU, g_alpha, g_rho, g_cw, cu if ctx.needs_input_grad[4] else None, cs if ctx.needs_input_grad[5] else None,
-                cb if ctx.needs_input_grad[6] else None, None, None, None, None)
-
-def alif_scan(i_ff:torch.Tensor, # input current without the recurrent term, [T, B, N]
-              tau_m:torch.Tensor, # membrane time constants [N] (may require grad)
-              tau_adp:torch.Tensor, # adaptation time constants [N] (may require grad)
-              state:ALIFState, # initial state (u, s, b), each [B, N]
-              b0:float=0.01, # baseline threshold
-              beta:float=1.8, # adaptation strength (0: b is not tracked, theta = b0)
-              spike_fn:Callable|None=None, # surrogate spike function; None: exact step, no gradient
-              w_rec:torch.Tensor|None=None, # recurrent weights [N, N] (post x pre), reading s[t-1]
-              tbptt:int|None=None, # truncate the gradient of the state every `tbptt` steps (None: full BPTT)
-              record:bool=True, # also return membrane and threshold (spikes are always returned)
-              fused:bool|None=None, # hand-written backward (None: when `spike_fn` has a `.grad`, e.g. a `Surrogate`)
-             ) -> ALIFRecord:
-    "ALIF neurons over a sequence (SRNN code order): O(T) BPTT, optional truncation, fused backward for `Surrogate`s."
-    T, B, N = check_time_major(i_ff, 'i_ff', finite=False)
-    for name, tau in (('tau_m', tau_m), ('tau_adp', tau_adp)):
-        if tau.shape != (N,): raise ValueError(f"{name} must have shape ({N},), got {tuple(tau.shape)}")
-    if tbptt is not None and (not isinstance(tbptt, int) or tbptt < 1):
-        raise ValueError(f"tbptt must be a positive number of steps or None, got {tbptt!r}")
-    if w_rec is not None and w_rec.shape != (N, N): raise ValueError(f"w_rec must have shape ({N}, {N}), got {tuple(w_rec.shape)}")
-    alpha, rho = torch.exp(-1 / tau_m), torch.exp(-1 / tau_adp)
-    drives = (1 - alpha) * i_ff                              # hoisted input scaling
-    cw = None if w_rec is None else w_rec.t() * (1 - alpha)  # (1 - alpha) folded into W_rec once
-    u, s, b = state
-    grad_fn = getattr(spike_fn, 'grad', None)
-    if fused is None: fused = grad_fn is not None and torch.is_grad_enabled()
-    if fused:
-        if grad_fn is None: raise ValueError("fused=True needs a spike_fn with a .grad method (a hrmas Surrogate); pass fused=False")
-        S, U, TH, b_last = _ALIFScanFn.apply(drives, alpha, rho, cw, u, s, b, float(b0), float(beta), tbptt, grad_fn)
-        last = ALIFState(U[-1].detach(), S[-1].detach(), b_last)   # the final state carries no gradient on this path
-        return ALIFRecord(S, U if record else None, TH if record else None, last)
-    ss, us, ths, _, last = _alif_forward_loop(drives.unbind(0), alpha, rho, cw, u, s, b, b0, beta, tbptt, spike_fn, False)
-    spikes = torch.stack(ss)
-    last = ALIFState(*last)
-    if not record: return ALIFRecord(spikes, None, None, last)
-    th = torch.stack(ths) if beta != 0 else torch.full_like(spikes, b0)
-    return ALIFRecord(spikes, torch.stack(us), th, last)
-
-# %% ../nbs/07_srnn.ipynb #ca206a0a
+# %% ../nbs/07_srnn.ipynb #c3aa706d
 class SRNNLayer(ALIF):
     "ALIF layer run by `alif_scan`, with TBPTT, the ECG initial state and an optional recurrent-weight provider."
     def __init__(self, n_in:int, # input size
@@ -178,21 +68,24 @@ class SRNNLayer(ALIF):
         st = super().initial_state(batch, generator)
         return ALIFState(st.u, st.u, st.b) if self.init_mode == 'uniform_both' else st
 
-    def forward(self, x:torch.Tensor, # input [T, B, n_in], spikes or real values
-                state:ALIFState|None=None, # initial state (default: `initial_state`)
-                record:bool=False, # return the `ALIFRecord` instead of the spikes
-                generator:torch.Generator|None=None, # RNG of the random initial state
-               ):
-        T, B, _ = check_time_major(x, 'x', n=self.n_in, device=self.tau_m.device)
-        i_ff = self.fc(x)
-        if self.rec is not None: i_ff = i_ff + self.rec.bias
-        tm, ta = self.tau_m, self.tau_adp
-        if self.tau_min is not None: tm, ta = tm.clamp(min=self.tau_min), ta.clamp(min=self.tau_min)
-        rec = alif_scan(i_ff, tm, ta, state if state is not None else self.initial_state(B, generator),
-                        self.b0, self.beta, self.spike_fn, self.recurrent_weight(), self.tbptt, record=record)
-        return rec if record else rec.spikes
 
     def extra_repr(self): return super().extra_repr() + f", tbptt={self.tbptt}, provider={type(self.weight_provider).__name__ if self.weight_provider is not None else None}"
+
+# %% ../nbs/07_srnn.ipynb #baaff2ea
+@patch
+def forward(self:SRNNLayer, x:torch.Tensor, # input [T, B, n_in], spikes or real values
+            state:ALIFState|None=None, # initial state (default: `initial_state`)
+            record:bool=False, # return the `ALIFRecord` instead of the spikes
+            generator:torch.Generator|None=None, # RNG of the random initial state
+           ):
+    T, B, _ = check_time_major(x, 'x', n=self.n_in, device=self.tau_m.device)
+    i_ff = self.fc(x)
+    if self.rec is not None: i_ff = i_ff + self.rec.bias
+    tm, ta = self.tau_m, self.tau_adp
+    if self.tau_min is not None: tm, ta = tm.clamp(min=self.tau_min), ta.clamp(min=self.tau_min)
+    rec = alif_scan(i_ff, tm, ta, state if state is not None else self.initial_state(B, generator),
+                    self.b0, self.beta, self.spike_fn, self.recurrent_weight(), self.tbptt, record=record)
+    return rec if record else rec.spikes
 
 # %% ../nbs/07_srnn.ipynb #24890d5f
 class LIReadout(nn.Module):
@@ -203,7 +96,7 @@ class LIReadout(nn.Module):
                  tbptt:int|None=None, # truncate the gradient through m every `tbptt` steps (None: full BPTT)
                 ):
         super().__init__()
-        from hrmas.neurons import _init_tau
+        _check_sizes(n_in, n_out)
         self.n_in, self.n_out, self.tbptt = n_in, n_out, tbptt
         self.fc = nn.Linear(n_in, n_out); nn.init.xavier_uniform_(self.fc.weight); nn.init.zeros_(self.fc.bias)
         self.tau_m = nn.Parameter(_init_tau(tau_m, n_out, 'tau_m'))
@@ -261,7 +154,27 @@ def srnn_loss(out:torch.Tensor, # readout output [T, B, C]
     if target.shape != (out.shape[1],): raise ValueError(f"target must have shape ({out.shape[1]},) = [B] for mode {mode!r}, got {tuple(target.shape)}")
     return F.cross_entropy(logits, target)
 
-# %% ../nbs/07_srnn.ipynb #099217bc
+# %% ../nbs/07_srnn.ipynb #c19084b3
+def _check_srnn_args(hidden, readout, readout_mode, weight_providers):
+    "Refuse inconsistent SRNN options; return the weight providers as a dict."
+    if readout not in ('li', 'alif'): raise ValueError(f"readout must be 'li' or 'alif', got {readout!r}")
+    if readout_mode not in READOUT_MODES: raise ValueError(f"readout_mode must be one of {READOUT_MODES}, got {readout_mode!r}")
+    if readout_mode == 'spike_count' and readout != 'alif': raise ValueError("readout_mode 'spike_count' needs readout='alif'")
+    if not hidden: raise ValueError("hidden must list at least one hidden layer size")
+    wp = dict(weight_providers or {})
+    bad = [k for k in wp if not (isinstance(k, int) and 0 <= k < len(hidden))]
+    if bad: raise ValueError(f"weight_providers keys must be hidden-layer indices in [0, {len(hidden)}), got {bad}")
+    return wp
+
+def _srnn_hidden(n_in, hidden, wp, **kw):
+    "The hidden `SRNNLayer`s: an entry n is recurrent, (n, False) feed-forward; `wp` maps layer index -> weight provider."
+    layers, n_prev = [], n_in
+    for k, h in enumerate(hidden):
+        n, rec = (h, True) if isinstance(h, int) else (int(h[0]), bool(h[1]))
+        layers.append(SRNNLayer(n_prev, n, recurrent=rec, weight_provider=wp.get(k), **kw)); n_prev = n
+    return layers
+
+# %% ../nbs/07_srnn.ipynb #78ecf0c9
 class SRNN(nn.Module):
     "SRNN: ALIF hidden layers (recurrent or not, dense or with a weight provider) and an LI or spiking ALIF readout."
     def __init__(self, n_in:int, # input channels
@@ -284,21 +197,11 @@ class SRNN(nn.Module):
                  train_tau:bool=True, # False freezes every tau (the paper's fixed-tau ablation)
                 ):
         super().__init__()
-        if readout not in ('li', 'alif'): raise ValueError(f"readout must be 'li' or 'alif', got {readout!r}")
-        if readout_mode not in READOUT_MODES: raise ValueError(f"readout_mode must be one of {READOUT_MODES}, got {readout_mode!r}")
-        if readout_mode == 'spike_count' and readout != 'alif': raise ValueError("readout_mode 'spike_count' needs readout='alif'")
-        if not hidden: raise ValueError("hidden must list at least one hidden layer size")
-        wp = dict(weight_providers or {})
-        bad = [k for k in wp if not (isinstance(k, int) and 0 <= k < len(hidden))]
-        if bad: raise ValueError(f"weight_providers keys must be hidden-layer indices in [0, {len(hidden)}), got {bad}")
+        wp = _check_srnn_args(hidden, readout, readout_mode, weight_providers)
         self.readout_kind, self.readout_mode, self.skip = readout, readout_mode, skip
-        layers, n_prev = [], n_in
-        for k, h in enumerate(hidden):
-            n, rec = (h, True) if isinstance(h, int) else (int(h[0]), bool(h[1]))
-            layers.append(SRNNLayer(n_prev, n, recurrent=rec, weight_provider=wp.get(k), tbptt=tbptt, init_state=init_state,
-                                    adaptive=hidden_adaptive, b0=b0, beta=beta, tau_m=tau_m, tau_adp=tau_adp, surrogate=surrogate))
-            n_prev = n
-        self.layers = nn.ModuleList(layers)
+        self.layers = nn.ModuleList(_srnn_hidden(n_in, hidden, wp, tbptt=tbptt, init_state=init_state, adaptive=hidden_adaptive,
+                                                 b0=b0, beta=beta, tau_m=tau_m, tau_adp=tau_adp, surrogate=surrogate))
+        n_prev = self.layers[-1].n_out
         self.readout = (LIReadout(n_prev, n_out, out_tau_m, tbptt=tbptt) if readout == 'li' else
                         SRNNLayer(n_prev, n_out, recurrent=False, tbptt=tbptt, init_state=init_state, adaptive=True,
                                   b0=b0, beta=beta, tau_m=out_tau_m, tau_adp=out_tau_adp, surrogate=surrogate))
@@ -307,33 +210,40 @@ class SRNN(nn.Module):
 
     def tau_parameters(self): return [p for m in [*self.layers, self.readout] for p in m.tau_parameters()]
     def weight_parameters(self): return [p for m in [*self.layers, self.readout] for p in m.weight_parameters()]
-    @torch.no_grad()
-    def clamp_tau_(self, tau_min:float=1.):
-        "Clamp every time constant to >= tau_min in place (the reference does not; a tau that crosses 0 makes exp(-1/tau) blow up)."
-        for p in self.tau_parameters(): p.clamp_(min=tau_min)
-        return self
-    def arch_parameters(self):
-        "Architecture parameters of the weight providers (e.g. SC-ML size/type logits), for a separate optimiser."
-        return [p for l in self.layers if l.weight_provider is not None and hasattr(l.weight_provider, 'arch_parameters')
-                for p in l.weight_provider.arch_parameters()]
-
-    def forward(self, x:torch.Tensor, # input [T, B, n_in]
-                generator:torch.Generator|None=None, # RNG of the random initial states
-               ) -> torch.Tensor:
-        "The readout output [T, B, n_out]: LI membrane, ALIF membrane, or ALIF spikes for 'spike_count'."
-        h = x
-        for layer in self.layers: h = layer(h, generator=generator)
-        if self.readout_kind == 'li': return self.readout(h)
-        rec = self.readout(h, record=True, generator=generator)
-        return rec.spikes if self.readout_mode == 'spike_count' else rec.membrane
-
     def loss(self, out, target, ignore_index:int=-100): return srnn_loss(out, target, self.readout_mode, self.skip, ignore_index)
     def predict(self, out): return readout_logits(out, self.readout_mode, self.skip).argmax(-1)
 
-# %% ../nbs/07_srnn.ipynb #ec9b22ec
+# %% ../nbs/07_srnn.ipynb #febbdefd
+@patch
+@torch.no_grad()
+def clamp_tau_(self:SRNN, tau_min:float=1.):
+    "Clamp every time constant to >= tau_min in place (the reference does not; a tau that crosses 0 makes exp(-1/tau) blow up)."
+    for p in self.tau_parameters(): p.clamp_(min=tau_min)
+    return self
+
+# %% ../nbs/07_srnn.ipynb #d61a44c1
+@patch
+def arch_parameters(self:SRNN):
+    "Architecture parameters of the weight providers (e.g. SC-ML size/type logits), for a separate optimiser."
+    return [p for l in self.layers if l.weight_provider is not None and hasattr(l.weight_provider, 'arch_parameters')
+            for p in l.weight_provider.arch_parameters()]
+
+# %% ../nbs/07_srnn.ipynb #2295df62
+@patch
+def forward(self:SRNN, x:torch.Tensor, # input [T, B, n_in]
+            generator:torch.Generator|None=None, # RNG of the random initial states
+           ) -> torch.Tensor:
+    "The readout output [T, B, n_out]: LI membrane, ALIF membrane, or ALIF spikes for 'spike_count'."
+    h = x
+    for layer in self.layers: h = layer(h, generator=generator)
+    if self.readout_kind == 'li': return self.readout(h)
+    rec = self.readout(h, record=True, generator=generator)
+    return rec.spikes if self.readout_mode == 'spike_count' else rec.membrane
+
+# %% ../nbs/07_srnn.ipynb #79974d5e
 @dataclass
 class SRNNTask:
-    "A task recipe of the SRNN reference scripts (ALGORITHMS.md §6.3)."
+    "A task recipe of the SRNN reference scripts."
     n_in: int
     hidden: list
     n_out: int
@@ -361,6 +271,7 @@ class SRNNTask:
     batch_size: int = 64
     source: str = ''
 
+# %% ../nbs/07_srnn.ipynb #365d6942
 SRNN_TASKS = {
     'ecg': SRNNTask(4, [36], 6, readout='alif', readout_mode='per_step', skip=10, hidden_adaptive=False,
                     tau_m=20., tau_adp=7., out_tau_m=20., out_tau_adp=100., init_state='uniform_both',
@@ -379,7 +290,7 @@ SRNN_TASKS = {
                         source='NMI_vis/smnist/psmnist-gpu-tbptt-v1.py'),
 }
 
-# %% ../nbs/07_srnn.ipynb #1b2837af
+# %% ../nbs/07_srnn.ipynb #bbe64d47
 class SRNNSetup(NamedTuple):
     "Everything needed to train one task: model, optimiser (tau groups), scheduler, loss and the recipe."
     model: SRNN
@@ -388,6 +299,7 @@ class SRNNSetup(NamedTuple):
     loss: Callable
     task: SRNNTask
 
+# %% ../nbs/07_srnn.ipynb #087ae423
 def srnn_param_groups(model:SRNN, # the model
                       lr:float, # base learning rate (weights and biases)
                       tau_m_mult:float=2., # multiplier of the hidden tau_m learning rate
@@ -406,6 +318,7 @@ def srnn_param_groups(model:SRNN, # the model
     groups[0]['params'] += extra
     return [g for g in groups if g['params']]
 
+# %% ../nbs/07_srnn.ipynb #e2785550
 def srnn_for_task(name:str, # a key of `SRNN_TASKS`: 'ecg', 'shd', 'smnist', 'psmnist'
                   steps_per_epoch:int=1, # optimiser steps per epoch (the linear schedule decays per step)
                   device=None, # device of the model
@@ -448,7 +361,7 @@ def smnist_encode(images:torch.Tensor, # [B, 28, 28] or [B, 784] pixel values in
     x = F.pad(x, (0, window - 1))
     return x.unfold(1, window, 1).permute(1, 0, 2).contiguous()
 
-# %% ../nbs/07_srnn.ipynb #93646414
+# %% ../nbs/07_srnn.ipynb #2ffb4c20
 def srnn_accuracy(model:SRNN, # model (readout mode decides per-step or per-sequence accuracy)
                   out:torch.Tensor, # readout output [T, B, C]
                   target:torch.Tensor, # [B] or [T, B]
@@ -462,10 +375,12 @@ def srnn_accuracy(model:SRNN, # model (readout mode decides per-step or per-sequ
     m = mask[model.skip:].float()
     return (ok * m).sum(0) / m.sum(0).clamp(min=1)
 
+# %% ../nbs/07_srnn.ipynb #7d1eaca6
 def _batch(b, device):
     x, y = b[0].to(device), b[1].to(device)
     return x, y, (b[2].to(device) if len(b) > 2 else None)
 
+# %% ../nbs/07_srnn.ipynb #a232cdcd
 @torch.no_grad()
 def evaluate_srnn(model:SRNN, # the model
                   loader, # iterable of (x [T, B, C], y [B] or [T, B][, mask [T, B]]), time-major
@@ -489,9 +404,48 @@ def evaluate_srnn(model:SRNN, # the model
     if macc: res['masked_acc'] = torch.cat(macc).mean().item()
     return res
 
+# %% ../nbs/07_srnn.ipynb #13542e2e
 def _srnn_row(h):
     return {k: v for k, v in h.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
+# %% ../nbs/07_srnn.ipynb #4b68476a
+def _srnn_train_epoch(model, opt, sched, loss_fn, task, step, par, hs, train_loader, device):
+    "One epoch of optimiser steps; returns the sums (loss, correct, sequences, rate) and the batch count, global over ranks."
+    tl = 0.; nb = 0; acc_sum = 0.; n_seq = 0; rate = 0.
+    for b in train_loader:
+        x, y, m = _batch(b, device)
+        opt.zero_grad(set_to_none=True); hs.clear()
+        with step.autocast(): out = model(x)
+        loss = loss_fn(out.float(), y)
+        n = x.shape[1]
+        # data-parallel: this rank's share of the batch-mean loss; the gradients are summed over the ranks
+        N = par.reduce_sum(float(n)) if par is not None else n
+        step.backward(loss * (n / N) if par is not None else loss)
+        step.step(opt, model.parameters())
+        if task.tau_min is not None: model.clamp_tau_(task.tau_min)
+        if task.schedule == 'linear': sched.step()
+        a = srnn_accuracy(model, out.detach().float(), y)
+        r = float(sum(hs) / len(hs)) if hs else float('nan')
+        vals = [loss.item() * n / N, a.sum().item(), float(n), r * n / N]
+        if par is not None: vals = par.reduce_sum(vals)
+        tl += vals[0]; acc_sum += vals[1]; n_seq += vals[2]; rate += vals[3]; nb += 1
+    return tl, acc_sum, n_seq, rate, nb
+
+# %% ../nbs/07_srnn.ipynb #92607fba
+def _check_finite_params(model, ep):
+    "Refuse parameters that became NaN/inf in epoch `ep` (checked once per epoch: cheap), naming them and the likely fix."
+    bad = [n for n, p in model.named_parameters() if not torch.isfinite(p).all()]
+    if bad: raise FloatingPointError(f"SRNN parameters became non-finite in epoch {ep + 1}: {', '.join(bad)}"
+                                     + ("; a time constant crossed 0: set tau_min (e.g. 1.0)" if any('tau' in n for n in bad) else "")
+                                     + "; nan_guard=True names the first non-finite step")
+
+# %% ../nbs/07_srnn.ipynb #66ee7a5d
+def _log_epoch(rec, mf, pr):
+    "One epoch's record to the metrics file (if any) and the progress display."
+    if mf is not None: mf.append(dict(phase='train', **_srnn_row(rec)))
+    pr.update(rec['epoch'], **{k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in rec.items() if k in ('train_loss', 'train_acc', 'rate', 'test_acc')})
+
+# %% ../nbs/07_srnn.ipynb #9f649d7e
 def train_srnn(setup:SRNNSetup, # from `srnn_for_task`
                train_loader, # iterable of time-major (x, y[, mask]) batches
                epochs:int|None=None, # epochs (default: the task's)
@@ -506,53 +460,28 @@ def train_srnn(setup:SRNNSetup, # from `srnn_for_task`
                dist=None, # `hrmas.distributed.DistContext` of a data-parallel run (None: one process)
               ) -> list[dict]:
     "Train an SRNN with its recipe (per-batch optimiser steps, per-epoch StepLR or per-step linear decay); return the history."
-    from hrmas.train import Progress, TrainStep, metrics_file
-    from hrmas.core import get_device
     model, opt, sched, loss_fn, task = setup
     if device is not None: model.to(get_device(device))
     device = next(model.parameters()).device
     epochs = task.epochs if epochs is None else epochs
     par = dist if dist is not None and dist.parallel else None
     if par is not None: train_loader = par.shard_batches(train_loader)       # the test set is evaluated whole on every rank
-    main = dist is None or dist.is_main
-    pr = Progress(epochs, 'train', log=log if main else None)
+    main = dist is None or dist.is_main; pr = Progress(epochs, 'train', log=log if main else None)
     mf = metrics_file(metrics) if main else None
     if mf is not None: mf.replace_phase('train', [])
     step = TrainStep(model, amp=amp, nan_guard=nan_guard, clip=clip, dist=par)
-    hs = []
     hooks = [l.register_forward_hook(lambda mod, i, o: hs.append(o.detach().float().mean())) for l in model.layers]
-    hist = []
+    hs, hist = [], []
     try:
         for ep in range(epochs):
-            model.train(); t0 = time.time(); tl = 0.; nb = 0; acc_sum = 0.; n_seq = 0; rate = 0.
-            for b in train_loader:
-                x, y, m = _batch(b, device)
-                opt.zero_grad(set_to_none=True); hs.clear()
-                with step.autocast(): out = model(x)
-                loss = loss_fn(out.float(), y)
-                n = x.shape[1]
-                # data-parallel: this rank's share of the batch-mean loss; the gradients are summed over the ranks
-                N = par.reduce_sum(float(n)) if par is not None else n
-                step.backward(loss * (n / N) if par is not None else loss)
-                step.step(opt, model.parameters())
-                if task.tau_min is not None: model.clamp_tau_(task.tau_min)
-                if task.schedule == 'linear': sched.step()
-                a = srnn_accuracy(model, out.detach().float(), y)
-                r = float(sum(hs) / len(hs)) if hs else float('nan')
-                vals = [loss.item() * n / N, a.sum().item(), float(n), r * n / N]
-                if par is not None: vals = par.reduce_sum(vals)
-                tl += vals[0]; acc_sum += vals[1]; n_seq += vals[2]; rate += vals[3]; nb += 1
+            model.train(); t0 = time.time()
+            tl, acc_sum, n_seq, rate, nb = _srnn_train_epoch(model, opt, sched, loss_fn, task, step, par, hs, train_loader, device)
             if task.schedule != 'linear': sched.step()
-            bad = [n for n, p in model.named_parameters() if not torch.isfinite(p).all()]   # once per epoch: cheap
-            if bad: raise FloatingPointError(f"SRNN parameters became non-finite in epoch {ep + 1}: {', '.join(bad)}"
-                                             + ("; a time constant crossed 0: set tau_min (e.g. 1.0)" if any('tau' in n for n in bad) else "")
-                                             + "; nan_guard=True names the first non-finite step")
+            _check_finite_params(model, ep)
             rec = dict(epoch=ep + 1, train_loss=tl / max(nb, 1), train_acc=acc_sum / max(n_seq, 1), rate=rate / max(nb, 1), epoch_s=time.time() - t0)
             if test_loader is not None and ((ep + 1) % eval_every == 0 or ep + 1 == epochs):
                 rec.update({f'test_{k}': v for k, v in evaluate_srnn(model, test_loader, device).items()})
-            hist.append(rec)
-            if mf is not None: mf.append(dict(phase='train', **_srnn_row(rec)))
-            pr.update(ep + 1, **{k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in rec.items() if k in ('train_loss', 'train_acc', 'rate', 'test_acc')})
+            hist.append(rec); _log_epoch(rec, mf, pr)
     finally:
         for h in hooks: h.remove()
         step.close(); pr.close()

@@ -7,11 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 import torch
 from .core import check_time_major
-from .neurons import LIFParams, LIFRecord, _check_lif_inputs
+from .lif import LIFParams, LIFRecord, check_lif_inputs, lif_forward_nograd
 from .surrogate import sigmoid_grad
+from .kernels import kernels_available, lif_forward_fused, lif_backward_fused, note_path
+
+_all_ = ['lif_forward_nograd']   # re-exported from hrmas.lif
 
 # %% auto #0
-__all__ = ['TSSLBPConfig', 'lif_forward_nograd', 'tsslbp_backward', 'TSSLBPFunction', 'tsslbp_lif', 'count_loss', 'count_predict']
+__all__ = ['TSSLBPConfig', 'tsslbp_backward', 'TSSLBPFunction', 'tsslbp_lif', 'count_loss', 'count_predict', 'lif_forward_nograd']
 
 # %% ../nbs/03_tsslbp.ipynb #68864362
 @dataclass
@@ -28,28 +31,10 @@ class TSSLBPConfig:
         "The PSC below which a neuron is quiet: `quiet_threshold`, or psc_gain / 4 when it is None."
         return psc_gain / 4 if self.quiet_threshold is None else self.quiet_threshold
 
-# %% ../nbs/03_tsslbp.ipynb #72937574
-@torch.no_grad()
-def lif_forward_nograd(i_ff:torch.Tensor, # feed-forward current [T, B, N]
-                       p:LIFParams, # neuron constants
-                       w_rec:torch.Tensor|None=None, # recurrent weights [N, N] or None
-                      ):
-    "LIF forward without autograd: returns (psc, spikes, membrane u, increments Delta), each [T, B, N]."
-    T, B, N = i_ff.shape
-    lam_m, lam_s, thr = 1 - 1 / p.tau_m, 1 - 1 / p.tau_s, p.v_th
-    ki = p.k * i_ff                                    # input gain for all T at once
-    kw = None if w_rec is None else w_rec.t() * p.k    # gain folded into W once
-    u, s, a = torch.empty_like(i_ff), torch.empty_like(i_ff), torch.empty_like(i_ff)
-    v = i_ff.new_zeros(B, N); a_t = i_ff.new_zeros(B, N)
-    for t in range(T):
-        u_t = ki[t] + lam_m * v                        # (not addcmul: its fused multiply-add rounds differently)
-        if kw is not None: u_t = torch.addmm(u_t, a_t, kw)
-        s_t = (u_t > thr).to(u_t.dtype)
-        v = u_t - u_t * s_t
-        a_t = torch.add(a_t * lam_s, s_t, alpha=p.psc_gain)
-        u[t], s[t], a[t] = u_t, s_t, a_t
-    v_prev = torch.cat([u.new_zeros(1, B, N), (u * (1 - s))[:-1]])
-    return a, s, u, u - v_prev
+    def kernel_args(self, psc_gain:float) -> dict:
+        "These settings as the plain keyword arguments of the fused backward pass (`lif_backward_fused`)."
+        return dict(slope_clamp=self.slope_clamp, sigmoid_width=self.sigmoid_width, quiet_threshold=self.quiet_level(psc_gain),
+                    legacy_rate=self.legacy_rate if self.legacy_global_switch else None)
 
 # %% ../nbs/03_tsslbp.ipynb #1580ed66
 def tsslbp_backward(g_a:torch.Tensor, # dL/da [T, B, N]
@@ -73,11 +58,11 @@ def tsslbp_backward(g_a:torch.Tensor, # dL/da [T, B, N]
     else: quiet = (a < thr).to(u.dtype)
     surr = quiet * sigmoid_grad(u - p.v_th, cfg.sigmoid_width)
     keep = 1 - quiet
-    wk = None if w_rec is None else p.k[:, None] * w_rec   # d I_rec[t+1] / d a[t], gain folded in once
+    rec_bwd = None if w_rec is None else p.k[:, None] * w_rec   # d I_rec[t+1] / d a[t], gain folded in once
     e = torch.empty_like(u)
     G = u.new_zeros(B, N); c = u.new_zeros(B, N)
     for t in range(T - 1, -1, -1):
-        gt = g_a[t] if (wk is None or t == T - 1) else torch.addmm(g_a[t], e[t + 1], wk)
+        gt = g_a[t] if (rec_bwd is None or t == T - 1) else torch.addmm(g_a[t], e[t + 1], rec_bwd)
         G = torch.add(G * lam_s, gt, alpha=gain)
         Gt = G if g_s is None else G + g_s[t]
         e_raw = rho[t] * Gt + c * coef_c[t]
@@ -85,22 +70,22 @@ def tsslbp_backward(g_a:torch.Tensor, # dL/da [T, B, N]
         e[t] = keep[t] * e_raw + surr[t] * Gt
     return e
 
-# %% ../nbs/03_tsslbp.ipynb #6eb79b93
+# %% ../nbs/03_tsslbp.ipynb #2e6f9288
 def _use_fused(cfg, x):
+    "Whether the fused kernels run for this layer: `cfg.backend`, then `HRMAS_BACKEND`, then the tensor's device and dtype."
     if cfg.backend == 'torch': return False
     if cfg.backend not in ('auto', 'fused'): raise ValueError(f"backend must be 'auto', 'fused' or 'torch', got {cfg.backend!r}")
-    from hrmas.kernels import kernels_available
     ok = kernels_available(x)
     if cfg.backend == 'fused' and not ok: raise RuntimeError("backend='fused' was requested but the fused kernels cannot run here (CPU float32/float64 with a C compiler needed)")
     return ok
 
+# %% ../nbs/03_tsslbp.ipynb #84e4188e
 class TSSLBPFunction(torch.autograd.Function):
     "LIF layer over a sequence: exact forward, TSSL-BP backward. Returns (psc, spikes, membrane)."
     @staticmethod
     def forward(ctx, i_ff, w_rec, p, cfg, overwrite=False):
-        ctx.fused = _use_fused(cfg, i_ff)
+        ctx.fused = _use_fused(cfg, i_ff); note_path('lif_forward', ctx.fused)
         if ctx.fused:                                  # the fused backward recomputes Delta from u and s
-            from hrmas.kernels import lif_forward_fused
             T, B, N = i_ff.shape
             # not the PSC a (the caller holds it if it needs it): only its quiet flags, one bit per element
             q = None if cfg.legacy_global_switch else torch.empty(T, B, (N + 7) // 8, dtype=torch.uint8)
@@ -121,11 +106,11 @@ class TSSLBPFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g_a, g_s, g_u):
         p = ctx.p
+        note_path('lif_backward', ctx.fused)
         if ctx.fused:                                  # one C call per thread; k * e and dL/dW directly
-            from hrmas.kernels import lif_backward_fused
             u, s, q, w_rec = ctx.saved_tensors
-            ke, g_w = lif_backward_fused(g_a, u, s, None, p, w_rec, 'tsslbp', ctx.cfg, g_s=g_s, quiet=q,
-                                         w_grad=w_rec is not None and ctx.needs_input_grad[1])
+            ke, g_w = lif_backward_fused(g_a, u, s, None, p, w_rec, 'tsslbp', g_s=g_s, quiet=q,
+                                         w_grad=w_rec is not None and ctx.needs_input_grad[1], **ctx.cfg.kernel_args(p.psc_gain))
             return ke, g_w, None, None, None
         u, s, a, delta, w_rec = ctx.saved_tensors
         if g_a is None: g_a = torch.zeros_like(u)
@@ -137,13 +122,14 @@ class TSSLBPFunction(torch.autograd.Function):
             g_w = ke[1:].reshape(-1, N).t() @ a[:-1].reshape(-1, N)   # one matmul for all t
         return ke, g_w, None, None, None
 
+# %% ../nbs/03_tsslbp.ipynb #c6f3a9d3
 def tsslbp_lif(i_ff:torch.Tensor, # feed-forward current [T, B, N]
                p:LIFParams, # neuron constants (k, tau_m frozen: no gradient)
                w_rec:torch.Tensor|None=None, # recurrent weights [N, N] or None
                cfg:TSSLBPConfig|None=None, # settings
               ) -> LIFRecord:
     "LIF layer trained by TSSL-BP: gradients reach `i_ff` and `w_rec`."
-    _check_lif_inputs(i_ff, w_rec, p)
+    check_lif_inputs(i_ff, w_rec, p)
     a, s, u = TSSLBPFunction.apply(i_ff, w_rec, p, cfg or TSSLBPConfig())
     return LIFRecord(a, s, u)
 

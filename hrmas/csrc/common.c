@@ -1,0 +1,103 @@
+/* hrmas fused CPU kernels: code shared by both precisions (headers, OpenMP query, work split,
+   spike indices, the clipped exp, the register-blocked recurrent product). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+#define RB 8   /* batch rows per group in the backward pass: one pass over W serves RB rows */
+
+/* Built with OpenMP, the kernels split their work over the OpenMP threads of the runtime PyTorch has loaded
+   (libgomp.so.1, resolved by its soname), so no second set of threads competes with PyTorch's. */
+int hrmas_openmp(void) {
+#if defined(_OPENMP)
+    return 1;
+#else
+    return 0;
+#endif
+}
+static void part_range(int64_t n, int parts, int p, int64_t* lo, int64_t* hi) {
+    const int64_t step = (n + parts - 1) / parts;
+    *lo = p * step < n ? p * step : n; *hi = *lo + step < n ? *lo + step : n;
+}
+
+/* Indices of the non-zero entries of a spike row: idx[0..ns). AVX-512: 16 at a time, without branches on zeros. */
+static int64_t spike_index_f32(const float* restrict s, int64_t N, int64_t* restrict idx) {
+    int64_t ns = 0, j = 0;
+#if defined(__AVX512F__)
+    for (; j + 16 <= N; j += 16) {
+        unsigned m = _mm512_cmp_ps_mask(_mm512_loadu_ps(s + j), _mm512_setzero_ps(), _CMP_NEQ_UQ);
+        while (m) { idx[ns++] = j + __builtin_ctz(m); m &= m - 1; }
+    }
+#endif
+    for (; j < N; ++j) if (s[j] != 0) idx[ns++] = j;
+    return ns;
+}
+static int64_t spike_index_f64(const double* restrict s, int64_t N, int64_t* restrict idx) {
+    int64_t ns = 0;
+    for (int64_t j = 0; j < N; ++j) if (s[j] != 0) idx[ns++] = j;
+    return ns;
+}
+
+/* exp(x) for |x| <= 8 (the sigmoid is clipped there), branch-free so that the loops calling it vectorise:
+   exp(x/16)^16 with a degree-11 Taylor polynomial for |x/16| <= 1/2 (relative error < 2e-11). */
+static inline double exp_clipped(double x) {
+    const double y = x * 0.0625;
+    double p = 1.0 / 39916800; p = p * y + 1.0 / 3628800; p = p * y + 1.0 / 362880; p = p * y + 1.0 / 40320;
+    p = p * y + 1.0 / 5040; p = p * y + 1.0 / 720; p = p * y + 1.0 / 120; p = p * y + 1.0 / 24;
+    p = p * y + 1.0 / 6; p = p * y + 0.5; p = p * y + 1.0; p = p * y + 1.0;
+    p = p * p; p = p * p; p = p * p; return p * p;
+}
+
+/* The recurrent error of a row group, out[r][j] = sum_i e_r[i] W[i][j] for RB rows e_r (rows past the group
+   point at zeros and have out[r] = NULL), W [N, N] row-major. With AVX-512: RB rows x 48 columns of
+   accumulators held in registers over the whole sum, so that W is read once per group and step. */
+#if defined(__AVX512F__)
+static inline __attribute__((always_inline)) void rec_block_f32(const float* const* er, const float* restrict W,
+        int64_t N, int64_t j0, int nv, __mmask16 tail, float* const* out) {
+    __m512 acc[RB][3];
+    for (int r = 0; r < RB; ++r) for (int v = 0; v < 3; ++v) acc[r][v] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < N; ++i) {
+        const float* w = W + i * N + j0;
+        __m512 w0, w1 = _mm512_setzero_ps(), w2 = w1;
+        if (nv == 3) { w0 = _mm512_loadu_ps(w); w1 = _mm512_loadu_ps(w + 16); w2 = _mm512_loadu_ps(w + 32); }
+        else w0 = _mm512_maskz_loadu_ps(tail, w);
+        for (int r = 0; r < RB; ++r) {
+            const __m512 x = _mm512_set1_ps(er[r][i]);
+            acc[r][0] = _mm512_fmadd_ps(x, w0, acc[r][0]);
+            if (nv == 3) { acc[r][1] = _mm512_fmadd_ps(x, w1, acc[r][1]); acc[r][2] = _mm512_fmadd_ps(x, w2, acc[r][2]); }
+        }
+    }
+    for (int r = 0; r < RB; ++r) {
+        if (!out[r]) continue;
+        float* o = out[r] + j0;
+        if (nv == 3) { _mm512_storeu_ps(o, acc[r][0]); _mm512_storeu_ps(o + 16, acc[r][1]); _mm512_storeu_ps(o + 32, acc[r][2]); }
+        else _mm512_mask_storeu_ps(o, tail, acc[r][0]);
+    }
+}
+static void rec_matmul_f32(const float* const* er, const float* restrict W, int64_t N, float* const* out) {
+    int64_t j0 = 0;   /* nv is a constant at every call: the compiler keeps all accumulators in registers */
+    for (; j0 + 48 <= N; j0 += 48) rec_block_f32(er, W, N, j0, 3, 0xFFFF, out);
+    for (; j0 + 16 <= N; j0 += 16) rec_block_f32(er, W, N, j0, 1, 0xFFFF, out);
+    if (j0 < N) rec_block_f32(er, W, N, j0, 1, (__mmask16)((1u << (N - j0)) - 1), out);
+}
+#else
+static void rec_matmul_f32(const float* const* er, const float* restrict W, int64_t N, float* const* out) {
+    for (int r = 0; r < RB; ++r) {   /* portable: row by row, the inner loop vectorised by the compiler */
+        if (!out[r]) continue;
+        float* restrict o = out[r]; memset(o, 0, N * sizeof(float));
+        for (int64_t i = 0; i < N; ++i) { const float x = er[r][i]; const float* restrict w = W + i * N;
+            for (int64_t j = 0; j < N; ++j) o[j] += x * w[j]; }
+    }
+}
+#endif
+static void rec_matmul_f64(const double* const* er, const double* restrict W, int64_t N, double* const* out) {
+    for (int r = 0; r < RB; ++r) {
+        if (!out[r]) continue;
+        double* restrict o = out[r]; memset(o, 0, N * sizeof(double));
+        for (int64_t i = 0; i < N; ++i) { const double x = er[r][i]; const double* restrict w = W + i * N;
+            for (int64_t j = 0; j < N; ++j) o[j] += x * w[j]; }
+    }
+}
