@@ -240,6 +240,7 @@ def hrmas_train(genotype:str=None, # genotype JSON (from hrmas_search) to train;
 
 def evaluate_run(run:str|Path, # a run folder written by hrmas_search or hrmas_train
                  data:str|None=None, # dataset folder, if it moved since the run
+                 net=None, # evaluate this network instead of the run's own (a .nir file read by `hrmas.nir.read_nir`)
                 ) -> dict:
     "Rebuild a run's network from its folder, load its trained weights, evaluate on the test set."
     rd = Path(run)
@@ -249,18 +250,23 @@ def evaluate_run(run:str|Path, # a run folder written by hrmas_search or hrmas_t
     d = load_dataset(o['dataset'], o['data'], o['T'], o['seed'], o['n_samples'])
     g = Genotype.load(rd / 'genotype.json') if (rd / 'genotype.json').exists() else None
     ablation = 'hrmas' if g is not None else (o.get('baseline') or 'dense')
-    net = _make_net(o, d['info'], d['x_train'][0, 0].numel())(ablation, g)
-    load_checkpoint(rd / 'checkpoints' / 'train.pt', net, restore_rng=False)
+    if net is None:
+        net = _make_net(o, d['info'], d['x_train'][0, 0].numel())(ablation, g)
+        load_checkpoint(rd / 'checkpoints' / 'train.pt', net, restore_rng=False)
     cfg = _search_config(o, d['x_train'].shape[0])
     return evaluate(net, tensor_batches(d['x_test'], d['y_test'], o['batch_size'], shuffle=False)(0), count_loss_fn(cfg.desired, cfg.undesired))
 
 @call_parse
-def hrmas_eval(run:str, # a run folder written by hrmas_search or hrmas_train
-               data:str=None, # dataset folder, if it moved since the run
+def hrmas_eval(run:str, # a run folder written by hrmas_search or hrmas_train, or a .nir file (hrmas_export)
+               data:str=None, # dataset folder, if it moved since the run; for a .nir file: the run folder whose test set to use
                debug:bool=False, # show tracebacks
               ):
     "Evaluate a run folder's trained network on its test set."
     def body():
-        ev = evaluate_run(run, data)
+        if str(run).endswith('.nir'):            # a NIR network (16_nir), on the test set of the run folder --data names
+            from hrmas.nir import read_nir
+            if not data: raise ValueError("a .nir file holds a network, not a dataset: give --data RUN_FOLDER (its config.json names the test set)")
+            ev = evaluate_run(data, net=read_nir(run))
+        else: ev = evaluate_run(run, data)
         print(f"{run}: test accuracy {ev['acc']:.3f}, loss {ev['loss']:.3f}, hidden rate {ev['rate']:.3f}")
     _cli('hrmas_eval', body, debug)
