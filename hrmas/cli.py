@@ -435,6 +435,7 @@ def hrmas_train(genotype:str=None, # genotype JSON (from hrmas_search) to train;
 # %% ../nbs/13_cli.ipynb #bc2f761a
 def evaluate_run(run:str|Path, # a run folder written by hrmas_search or hrmas_train
                  data:str|None=None, # dataset folder, if it moved since the run
+                 net=None, # evaluate this network instead of the run's own (a .nir file read by `hrmas.nir.read_nir`)
                 ) -> dict:
     "Rebuild a run's network from its folder, load its trained weights, evaluate on the test set; say whether the run finished."
     rd = Path(run)
@@ -442,27 +443,32 @@ def evaluate_run(run:str|Path, # a run folder written by hrmas_search or hrmas_t
     o = read_json_file(rd / 'config.json')
     if data: o['data'] = data
     resume, ckp = f"{o.get('command', 'hrmas_search')} --resume --out {rd.parent} --name {rd.name}", rd / 'checkpoints' / 'train.pt'
-    if not ckp.exists(): raise FileNotFoundError(f"{rd} has no trained network yet (no {ckp}: the run stopped before phase 2); continue it with {resume}")
+    if net is None and not ckp.exists(): raise FileNotFoundError(f"{rd} has no trained network yet (no {ckp}: the run stopped before phase 2); continue it with {resume}")
     d = load_dataset(o['dataset'], o['data'], o['T'], o['seed'], o['n_samples'])
-    g = load_genotype(rd / 'genotype.json') if (rd / 'genotype.json').exists() else None
-    ablation = 'hrmas' if g is not None else (o.get('baseline') or 'dense')
-    net = _make_net(o, d['info'], d['x_train'][0, 0].numel())(ablation, g)
-    ck = load_checkpoint(ckp, net, restore_rng=False)
+    if net is None:
+        g = load_genotype(rd / 'genotype.json') if (rd / 'genotype.json').exists() else None
+        net = _make_net(o, d['info'], d['x_train'][0, 0].numel())('hrmas' if g is not None else (o.get('baseline') or 'dense'), g)
+        epoch = load_checkpoint(ckp, net, restore_rng=False)['epoch']
+    else: epoch = o['retrain_epochs']                # a given network (a .nir file) is evaluated as it is
     cfg = _search_config(o, d['x_train'].shape[0])
     ev = evaluate(net, tensor_batches(d['x_test'], d['y_test'], o['batch_size'], shuffle=False)(0), count_loss_fn(cfg.desired, cfg.undesired))
     res = read_json_file(rd / 'result.json') if (rd / 'result.json').exists() else None
-    return ev | dict(finished=res is not None and ck['epoch'] >= o['retrain_epochs'], epoch=ck['epoch'], epochs=o['retrain_epochs'],
+    return ev | dict(finished=res is not None and epoch >= o['retrain_epochs'], epoch=epoch, epochs=o['retrain_epochs'],
                      failed=(res or {}).get('failed'), resume=resume)
 
 # %% ../nbs/13_cli.ipynb #8b8a54ad
 @call_parse
-def hrmas_eval(run:str, # a run folder written by hrmas_search or hrmas_train
-               data:str=None, # dataset folder, if it moved since the run
+def hrmas_eval(run:str, # a run folder written by hrmas_search or hrmas_train, or a .nir file (hrmas_export)
+               data:str=None, # dataset folder, if it moved since the run; for a .nir file: the run folder whose test set to use
                debug:bool=False, # show tracebacks
               ):
-    "Evaluate a run folder's trained network on its test set (and say if the run is unfinished or failed)."
+    "Evaluate a run folder's trained network (or a .nir file) on its test set, and say if the run is unfinished or failed."
     def body():
-        ev = evaluate_run(run, data)
+        if str(run).endswith('.nir'):            # a NIR network (16_nir), on the test set of the run folder --data names
+            from hrmas.nir import read_nir
+            if not data: raise ValueError("a .nir file holds a network, not a dataset: give --data RUN_FOLDER (its config.json names the test set)")
+            ev = evaluate_run(data, net=read_nir(run))
+        else: ev = evaluate_run(run, data)
         note = (f" (FAILED run: {ev['failed']})" if ev['failed'] else "" if ev['finished'] else
                 f" (UNFINISHED run: phase 2 stopped after epoch {ev['epoch']} of {ev['epochs']}; continue it with {ev['resume']})")
         print(f"{run}: test accuracy {ev['acc']:.3f}, loss {ev['loss']:.3f}, hidden rate {ev['rate']:.3f}{note}")
