@@ -6,7 +6,8 @@ on GitHub):
     TSSL-BP takes 9.44<!--fig {nbs/bench/cpu.csv[row=hrmas_lif_tsslbp,T=100,N=512]:median_ms} ; .2f--> ms
 
 * `{FILE[SELECTOR]:KEY}` reads one value. FILE is relative to the repository root (or an alias, below).
-  CSV: SELECTOR is `column=value,...` and must match exactly one row; KEY is the column. JSON: no selector
+  CSV: SELECTOR is `column=value,...` (a value may be a glob: `row=hrmas_lif_*`) and must match exactly one row;
+  KEY is the column. JSON: no selector
   (or `[i]` for a top-level list); KEY is a dotted path (`runs.0.acc`).
 * `{FILE[SELECTOR]:KEY@AGG}` reduces every matching CSV row: AGG is mean, std (sample), min, max, sum or count.
 * Before `;` is an arithmetic expression of such references and numbers (`+ - * / ( )`, `min`, `max`,
@@ -19,7 +20,7 @@ on GitHub):
 any disagreement, unreadable marker or missing file. `--unmarked` lists numbers in prose that carry no
 marker (a to-do list, not a failure).
 """
-import ast, csv, json, operator, re, sys
+import ast, csv, fnmatch, json, operator, re, sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +42,9 @@ def _num(s):
     except (TypeError, ValueError): return None
 
 def _same(cell, want):
+    "A cell matches a selector value if equal as text or as numbers, or by glob (`row=hrmas_lif_*`)."
     a, b = _num(cell), _num(want)
+    if any(ch in want for ch in '*?'): return fnmatch.fnmatchcase(cell.strip(), want.strip())
     return cell.strip() == want.strip() or (a is not None and b is not None and a == b)
 
 _cache = {}

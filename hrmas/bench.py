@@ -6,7 +6,7 @@
 from __future__ import annotations
 from fastcore.basics import patch
 import time, statistics
-import contextlib, csv, fnmatch, gc, math, os, statistics, sys, time
+import contextlib, csv, fnmatch, gc, io, math, os, statistics, sys, time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -17,10 +17,11 @@ from fastcore.script import call_parse
 from .core import get_device
 
 # %% auto #0
-__all__ = ['SIZES', 'INPUT_RATE', 'RATE_RANGE', 'CALIB_RANGE', 'ROWS', 'ROW_KINDS', 'HRMAS_LIF_ROWS', 'parse_sizes',
-           'spike_input', 'Runner', 'BenchRow', 'register_row', 'select_rows', 'bench_genotype', 'TorchLoopLIF',
-           'BoundRunner', 'calibrate', 'benchmark', 'peak_memory_mb', 'device_name', 'RowTrial', 'bench_row',
-           'run_bench', 'write_csv', 'read_csv', 'format_table', 'target_ratios', 'plot_bench', 'hrmas_bench']
+__all__ = ['SIZES', 'INPUT_RATE', 'RATE_RANGE', 'CALIB_RANGE', 'ROWS', 'ROW_KINDS', 'HRMAS_LIF_ROWS', 'SUMMARY_COLUMNS',
+           'parse_sizes', 'spike_input', 'Runner', 'BenchRow', 'register_row', 'select_rows', 'bench_genotype',
+           'TorchLoopLIF', 'BoundRunner', 'calibrate', 'benchmark', 'peak_memory_mb', 'device_name', 'RowTrial',
+           'bench_row', 'run_bench', 'write_csv', 'read_csv', 'format_table', 'target_ratios', 'bench_summary',
+           'summary_csv', 'summary_path', 'plot_bench', 'hrmas_bench']
 
 # %% ../nbs/15_bench.ipynb #e2e5dfc7
 SIZES = ((100, 16, 256), (100, 16, 512), (300, 16, 512), (100, 16, 1024))   # (T, B, N) of the issue
@@ -606,6 +607,44 @@ def target_ratios(results:list[dict], # result dicts (from `run_bench` or `read_
                     f"peak memory of {h} / the lightest peer ({lightest['row']})")
     return out
 
+# %% ../nbs/15_bench.ipynb #5768b5ae
+SUMMARY_COLUMNS = ('row', 'T', 'B', 'N', 'median_ms', 'fastest_peer', 'speedup', 'lightest_peer', 'memory_ratio', 'vs_tsslbp')
+
+def _best(rows, key):
+    "The row with the least `key` among rows that have it (None if none does)."
+    return min((r for r in rows if not math.isnan(r[key])), key=lambda r: r[key], default=None)
+
+# %% ../nbs/15_bench.ipynb #29d021dc
+def bench_summary(results:list[dict], # result dicts (from `run_bench` or `read_csv`)
+                  peers:list[str]|None=None, # peer row names (default: the rows of kind 'peer' in `ROWS`)
+                 ) -> list[dict]:
+    "Per size and hrmas row: speed-up over the fastest peer, peak memory / the lightest peer's, time / hrmas_lif_tsslbp's."
+    peers = [n for n, r in ROWS.items() if r.kind == 'peer'] if peers is None else list(peers)
+    nan, out = float('nan'), []
+    for size in dict.fromkeys((r['T'], r['B'], r['N']) for r in results):
+        here = {r['row']: r for r in results if (r['T'], r['B'], r['N']) == size and r['status'].startswith('ok')}
+        prs = [here[p] for p in peers if p in here]
+        fast, light, dense = _best(prs, 'median_ms'), _best(prs, 'peak_mb'), here.get('hrmas_lif_tsslbp')
+        for name, r in here.items():
+            if name not in ROWS or ROWS[name].kind != 'hrmas': continue
+            out.append(dict(row=name, T=size[0], B=size[1], N=size[2], median_ms=r['median_ms'],
+                            fastest_peer=fast['row'] if fast else '', speedup=fast['median_ms'] / r['median_ms'] if fast else nan,
+                            lightest_peer=light['row'] if light else '', memory_ratio=r['peak_mb'] / light['peak_mb'] if light else nan,
+                            vs_tsslbp=r['median_ms'] / dense['median_ms'] if dense else nan))
+    return out
+
+# %% ../nbs/15_bench.ipynb #5740562a
+def summary_csv(summary:list[dict]) -> str:
+    "The summary (from `bench_summary`) as CSV text: floats to 4 significant digits, NaN as an empty field."
+    buf = io.StringIO(); w = csv.DictWriter(buf, SUMMARY_COLUMNS, lineterminator='\n'); w.writeheader()
+    for d in summary:
+        w.writerow({k: ('' if math.isnan(v) else f"{v:.4g}") if isinstance(v, float) else v for k, v in d.items()})
+    return buf.getvalue()
+
+def summary_path(out:str|Path) -> Path:
+    "Where the summary of the results CSV `out` goes: `cpu.csv` -> `cpu_summary.csv`."
+    out = Path(out); return out.with_name(out.stem + '_summary.csv')
+
 # %% ../nbs/15_bench.ipynb #102e8997
 def plot_bench(results:list[dict], # result dicts
                ax=None, # a matplotlib axis (default: a new figure)
@@ -638,7 +677,7 @@ def hrmas_bench(sizes:str='100x16x256,100x16x512,300x16x512,100x16x1024', # size
                 warmup:int=2, # untimed runs first (the first is timed apart as compile time)
                 threads:int=2, # torch.set_num_threads
                 device:str='cpu', # 'cpu' or 'cuda'
-                out:str=None, # write the results to this CSV file
+                out:str=None, # write the results to this CSV file (and their `bench_summary` next to it)
                 plot:str=None, # save the time-vs-size plot to this image file
                 no_memory:bool=False, # skip the peak-memory measurement
                 sequential:bool=False, # time each row's runs back to back instead of the rows in turns
@@ -660,6 +699,7 @@ def hrmas_bench(sizes:str='100x16x256,100x16x512,300x16x512,100x16x1024', # size
     except (ValueError, TypeError) as ex:
         if debug: raise
         print(f"hrmas_bench: error: {ex}", file=sys.stderr); sys.exit(2)
+    if out: summary_path(out).write_text(summary_csv(bench_summary(res)))
     print(format_table(res))
     for t in target_ratios(res) + target_ratios(res, stat='min_ms'): print(t['text'])
     if plot:

@@ -65,3 +65,19 @@ def test_bad_markers_are_reported(results, text, message):
 def test_unmarked_lists_bare_figures(tmp_path):
     p = tmp_path / 'a.md'; p.write_text('took 12.5 ms and 9.44<!--fig {x.csv[a=b]:c} ; .2f--> ms; $x = 3.5 ms$ is maths')
     assert [s for _, s in figures.unmarked([p])] == ['12.5 ms']
+
+def test_glob_selector(results):
+    problems, n = check('min 1.5<!--fig {r.csv[run=*]:ms@min} ; .1f--> and a 0.85<!--fig {r.csv[run=a]:acc@mean} ; .2f--> 0.80<!--fig {r.csv[run=?,seed=0]:acc@max} ; .2f-->', results)
+    assert (problems, n) == ([], 3)
+
+def test_bench_summary_is_derived_from_cpu_csv():
+    "The summary the prose quotes (nbs/bench/cpu_summary.csv) is exactly `bench_summary` of the committed cpu.csv."
+    from hrmas.bench import bench_summary, read_csv, summary_csv, summary_path
+    cpu = ROOT / 'nbs/bench/cpu.csv'
+    assert summary_path(cpu).read_text() == summary_csv(bench_summary(read_csv(cpu))), \
+        'nbs/bench/cpu_summary.csv is stale: regenerate it with hrmas.bench.summary_csv(bench_summary(read_csv(...)))'
+
+def test_summary_markers_are_short():
+    "README markers quote the summary file, not min-over-peers expressions of cpu.csv."
+    marks = figures.MARK.findall((ROOT / 'README.md').read_text())
+    assert marks and max(len(m) for m in marks) < 120, max(marks, key=len)
