@@ -15,6 +15,10 @@ on GitHub):
 * After `;` is a Python format spec (`.2f`, `,.0f`, `.1%`; a `;`, not a `|`, so that a marker can sit in a table); the formatted value must equal the quoted
   number exactly (a Unicode minus counts as `-`).
 * `<!--figdef cpu=nbs/bench/cpu.csv-->` anywhere in a notebook or markdown file defines an alias for it.
+* A number that is not a result of this repository says so instead, right after the number, as a fig marker: `85.9<!--nofig paper: Yin et
+  al. 2021--> %`, `15<!--nofig param--> ms`. KIND is one of `paper` (a published figure, cite it), `param` (a
+  setting or constant we chose or took as given), `example` (a worked or made-up example) or `calc` (arithmetic in the
+  prose itself); `--unmarked` leaves these out, and an unknown KIND or a nofig that follows no number is an error.
 
 `python .ci/figures.py` checks the markdown cells of every notebook under nbs/ and README.md and exits 1 on
 any disagreement, unreadable marker or missing file. `--unmarked` lists numbers in prose that carry no
@@ -25,6 +29,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MARK = re.compile(r'<!--\s*fig\s+(?P<body>.*?)-->', re.S)
+NOFIG = re.compile(r'<!--\s*nofig\s+(?P<kind>\w+)(?::[^>]*?)?\s*-->')
+NOFIG_KINDS = ('paper', 'param', 'example', 'calc')
 DEF = re.compile(r'<!--\s*figdef\s+(?P<name>[A-Za-z_]\w*)\s*=\s*(?P<path>\S+?)\s*-->')
 NUM = re.compile(r'[-\u2212+]?\d[\d,]*(?:\.\d+)?$')
 REF = re.compile(r'\{(?P<file>[^\[\]{}:]+)(?:\[(?P<sel>[^\]]*)\])?:(?P<key>[^{}@]+)(?:@(?P<agg>\w+))?\}')
@@ -139,6 +145,11 @@ def check_text(text, where, aliases=None, root=ROOT):
         except FigureError as e: problems.append(f"{where}: {q}: {e}"); continue
         except (ValueError, TypeError) as e: problems.append(f"{where}: {q}: bad format spec ({e})"); continue
         if got != q: problems.append(f"{where}: prose says {q} but the results file gives {got} (…{snippet!r})")
+    for m in NOFIG.finditer(text):
+        if m['kind'] not in NOFIG_KINDS:
+            problems.append(f"{where}: nofig kind {m['kind']!r} unknown; use one of {', '.join(NOFIG_KINDS)}")
+        elif not NUM.search(text[max(0, m.start() - 40):m.start()]):
+            problems.append(f"{where}: a nofig marker must follow a number (…{text[max(0, m.start() - 50):m.start()]!r})")
     return problems, n
 
 def markdown_of(path):
@@ -166,7 +177,7 @@ def unmarked(paths):
     out = []
     for p in paths:
         for where, text in markdown_of(p):
-            clean = re.sub(r'\$[^$]*\$', '', MARK.sub('<FIG>', text))
+            clean = re.sub(r'\$[^$]*\$', '', MARK.sub('<FIG>', NOFIG.sub('<FIG>', text)))
             for m in UNIT.finditer(clean):
                 if not clean[m.end(1):].startswith('<FIG>'): out.append((where, m.group()))
     return out

@@ -81,3 +81,11 @@ def test_summary_markers_are_short():
     "README markers quote the summary file, not min-over-peers expressions of cpu.csv."
     marks = figures.MARK.findall((ROOT / 'README.md').read_text())
     assert marks and max(len(m) for m in marks) < 120, max(marks, key=len)
+
+def test_nofig_marks_numbers_that_are_not_results(tmp_path, results):
+    p = tmp_path / 'a.md'
+    p.write_text('paper 85.9<!--nofig paper: Yin et al. 2021--> % and bins of 15<!--nofig param--> ms, but 3.5 ms unexplained')
+    assert [s for _, s in figures.unmarked([p])] == ['3.5 ms']
+    assert check('85.9<!--nofig paper: Yin et al. 2021--> % 15<!--nofig param--> ms', results) == ([], 0)
+    problems, _ = check('12<!--nofig guess--> ms', results); assert "nofig kind 'guess' unknown" in problems[0]
+    problems, _ = check('fast<!--nofig param-->', results); assert 'must follow a number' in problems[0]
