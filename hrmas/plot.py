@@ -129,6 +129,7 @@ def read_metrics(source # a list of dicts, or the path of a CSV file with a head
     keys = list(dict.fromkeys(k for r in rows for k in r))
     return {k: np.array([num(r.get(k)) for r in rows]) for k in keys}
 
+# %% ../nbs/11_plot.ipynb #50c16d1a
 def plot_learning_curves(source, # list of dicts or a metrics.csv path
                          keys=('train_loss', 'valid_loss'), # columns to draw on the left axis
                          acc_keys=('train_acc', 'valid_acc', 'test_acc'), # columns on a right axis (those present)
@@ -151,6 +152,7 @@ def plot_learning_curves(source, # list of dicts or a metrics.csv path
     if any(k in m for k in keys): ax.legend(fontsize=7, loc='upper right')
     return ax
 
+# %% ../nbs/11_plot.ipynb #86f1e43c
 def plot_trajectories(values, # [epochs, K] probabilities (or any values)
                       labels=None, # K names, e.g. motif sizes
                       ax=None, # Axes to draw into
