@@ -20,7 +20,7 @@ on GitHub):
   setting or constant we chose or took as given), `example` (a worked or made-up example) or `calc` (arithmetic in the
   prose itself); `--unmarked` leaves these out, and an unknown KIND or a nofig that follows no number is an error.
 
-`python .ci/figures.py` checks the markdown cells of every notebook under nbs/ and README.md and exits 1 on
+`python .ci/figures.py` checks the markdown cells of every notebook under nbs/, the results pages and README.md and exits 1 on
 any disagreement, unreadable marker or missing file. `--unmarked` lists numbers in prose that carry no
 marker (a to-do list, not a failure).
 """
@@ -183,7 +183,10 @@ def unmarked(paths):
     return out
 
 def default_paths(root=ROOT):
-    return sorted(p for p in (Path(root) / 'nbs').rglob('*.ipynb') if '.ipynb_checkpoints' not in p.parts) + [Path(root) / 'README.md']
+    "Every notebook under nbs/, the results pages (nbs/results/*.md, nbs/bench/*.md) and README.md."
+    nbs = Path(root) / 'nbs'
+    return (sorted(p for p in nbs.rglob('*.ipynb') if '.ipynb_checkpoints' not in p.parts)
+            + sorted([*(nbs / 'results').glob('*.md'), *(nbs / 'bench').glob('*.md')]) + [Path(root) / 'README.md'])
 
 if __name__ == '__main__':
     args = [a for a in sys.argv[1:] if not a.startswith('--')]
