@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_cli.ipynb #57635ada
 from __future__ import annotations
-import os, sys, json, time, copy
+import os, sys, json, time, copy, warnings
 from dataclasses import asdict
 from pathlib import Path
 import torch
@@ -14,8 +14,7 @@ from .train import RunDir, CheckpointError, load_checkpoint
 from .distributed import init_distributed, cleanup_distributed, DistContext
 from .scml import Genotype
 from .search import (HRMASNet, SearchConfig, ABLATIONS, hrmas_search as _search, train_fixed, tensor_batches,
-                          evaluate, count_loss_fn)
-from .data import search_split
+                          evaluate, count_loss_fn, phase_split, search_summary, UndecidedSearchWarning)
 
 # %% auto #0
 __all__ = ['DATASETS', 'load_dataset', 'run_pipeline', 'hrmas_search', 'hrmas_train', 'evaluate_run', 'hrmas_eval']
@@ -63,6 +62,7 @@ def _make_net(opts, info, n_in):
 
 def _search_config(opts, T):
     return SearchConfig(epochs=opts['epochs'], retrain_epochs=opts['retrain_epochs'], batch_size=opts['batch_size'], lr=opts['lr'],
+                        warmup_epochs=opts.get('warmup_epochs', 0),
                         order=opts['order'], seed=opts['seed'], ip=not opts['no_ip'], grad_clip=opts.get('clip_grad', 1.) or None,
                         desired=opts['desired'] if opts['desired'] is not None else round(0.2 * T),
                         undesired=opts['undesired'] if opts['undesired'] is not None else round(0.025 * T))
@@ -105,15 +105,17 @@ def run_pipeline(opts:dict, # the command's options (see `hrmas_search`)
                 dist=dist if dist.parallel else None)
     cfg = _search_config(opts, T)
     make = _make_net(opts, info, n_in)
-    ablation, genotype, history = 'hrmas', None, None
+    ablation, genotype, history, decision = 'hrmas', None, None, {}
     set_seed(cfg.seed)
-    split = search_split(len(ytr), cfg.seed); run.write_json('split.json', split)
+    split = phase_split(len(ytr), cfg.seed, cfg.select_frac); run.write_json('split.json', split)
     if search:
         tr, va = torch.tensor(split['weights']), torch.tensor(split['arch'])
-        res = _search(make('hrmas'), tensor_batches(xtr, ytr, cfg.batch_size, tr, seed=cfg.seed),
-                      tensor_batches(xtr, ytr, cfg.batch_size, va, seed=cfg.seed + 1), cfg,
-                      checkpoint=run.path / 'checkpoints' / 'search.pt', checkpoint_every=opts['checkpoint_every'], resume=opts['resume'], **loop)
-        genotype, history = res['genotype'], res['history']
+        with warnings.catch_warnings():                  # the command says it once, below, in its own words
+            warnings.simplefilter('ignore', UndecidedSearchWarning)
+            res = _search(make('hrmas'), tensor_batches(xtr, ytr, cfg.batch_size, tr, seed=cfg.seed),
+                          tensor_batches(xtr, ytr, cfg.batch_size, va, seed=cfg.seed + 1), cfg,
+                          checkpoint=run.path / 'checkpoints' / 'search.pt', checkpoint_every=opts['checkpoint_every'], resume=opts['resume'], **loop)
+        genotype, history, decision = res['genotype'], res['history'], search_summary(res)
         run.write_json('search_history.json', history)
         if main: genotype.save(run.path / 'genotype.json')
     elif opts.get('genotype'):
@@ -126,15 +128,21 @@ def run_pipeline(opts:dict, # the command's options (see `hrmas_search`)
     set_seed(cfg.seed + 1)
     net = make(ablation, genotype)
     test = tensor_batches(xte, yte, cfg.batch_size, shuffle=False)(0)
-    final = train_fixed(net, tensor_batches(xtr, ytr, cfg.batch_size, seed=cfg.seed + 2), test, cfg,
-                        checkpoint=run.path / 'checkpoints' / 'train.pt', resume=opts['resume'], **loop)
-    result = dict(dataset=opts['dataset'], ablation=ablation, motif_size=genotype.motif_size if genotype else None,
-                  best_acc=final['best_acc'], final_acc=final['final_acc'], rate=final['rate'], run=str(run.path))
+    valid = tensor_batches(xtr, ytr, cfg.batch_size, torch.tensor(split['select'], dtype=torch.long), shuffle=False)(0) if split['select'] else None
+    final = train_fixed(net, tensor_batches(xtr, ytr, cfg.batch_size, torch.tensor(split['train'], dtype=torch.long), seed=cfg.seed + 2), test, cfg,
+                        checkpoint=run.path / 'checkpoints' / 'train.pt', resume=opts['resume'], valid=valid, **loop)
+    result = dict(dataset=opts['dataset'], ablation=ablation, motif_size=genotype.motif_size if genotype else None, method=opts['method'],
+                  order=opts['order'] if search else None, selected_acc=final['selected_acc'], selected_epoch=final['selected_epoch'],
+                  final_acc=final['final_acc'], best_test_acc=final['best_test_acc'], rate=final['rate'], **decision, run=str(run.path))
     run.write_json('result.json', result)
     if main: _save_plots(run, history, genotype, opts['motif_sizes'])
     if log:
+        if decision: log(decision['line'])
+        if decision.get('warning'): print(f"hrmas_search: warning: {decision['warning']}", file=sys.stderr)
         arch = f"SC-ML motif size {genotype.motif_size}" if genotype else f"{ablation} baseline"
-        log(f"{arch}: test accuracy {final['final_acc']:.3f} (best {final['best_acc']:.3f}), hidden rate {final['rate']:.3f}; run folder {run.path}")
+        sel = f"epoch {final['selected_epoch'] + 1} selected on held-out training data" if split['select'] and final['selected_epoch'] is not None else "the last epoch"
+        log(f"{arch}: test accuracy {final['selected_acc']:.3f} ({sel}), {final['final_acc']:.3f} at the last epoch "
+            f"{cfg.retrain_epochs}; hidden rate {final['rate']:.3f}; run folder {run.path}")
     return result
 
 # %% ../nbs/13_cli.ipynb #ee637d6a
@@ -177,14 +185,15 @@ def hrmas_search(dataset:str='temporal_order', # 'temporal_order' (embedded, no 
                  name:str=None, # run folder name (default: a timestamp)
                  hidden:int=64, # SC-ML neurons N
                  motif_sizes:str='2,4,8,16', # candidate motif sizes, comma-separated
-                 epochs:int=10, # search epochs (paper: 30-300)
+                 epochs:int=14, # search epochs, warm-up included (paper: 30-300)
+                 warmup_epochs:int=4, # weight-only epochs before the architecture steps (06_search: alpha read from an untrained network is noise)
                  retrain_epochs:int=60, # phase-2 epochs (paper: 100-400)
                  batch_size:int=50, # batch size
                  lr:float=5e-3, # Adam learning rate of the weights (paper: 5e-4 over many more epochs)
-                 order:int=1, # 1: first-order DARTS; 2: second-order (finite-difference Hessian-vector product)
+                 order:int=2, # 2: second-order DARTS (the paper's; finite-difference Hessian-vector product); 1: first-order
                  T:int=None, # time steps (default: the dataset's)
                  n_samples:int=None, # use only this many training samples
-                 method:str='bptt', # 'tsslbp' or 'bptt' (surrogate gradients)
+                 method:str='bptt', # 'bptt' (surrogate gradients) or 'tsslbp' (the paper's; on the embedded task its search stays at chance, see 06_search)
                  surrogate:str='fast_sigmoid', # surrogate for 'bptt'
                  neuron:str='lif', # 'lif' (HRMAS) or 'alif' (SRNN neurons)
                  tau_m:float=16., # membrane time constant (steps)
@@ -203,7 +212,7 @@ def hrmas_search(dataset:str='temporal_order', # 'temporal_order' (embedded, no 
                  config:str=None, # JSON file of options (its keys win)
                  debug:bool=False, # show tracebacks
                 ):
-    "HRMAS end to end: search an SC-ML architecture, retrain it, report test accuracy."
+    "HRMAS end to end: search an SC-ML architecture (the arch step calibrated to the step budget), retrain it, report held-out-selected and last-epoch test accuracy."
     opts = {k: v for k, v in locals().items() if k not in ('config', 'debug')}
     def body():
         o = _with_config(opts, config); o['motif_sizes'] = _sizes(o['motif_sizes'])
