@@ -9,6 +9,7 @@ from pathlib import Path
 from dataclasses import dataclass, field, asdict
 from typing import Callable, Iterable
 import torch
+from fastcore.basics import patch
 from torch import nn
 from .core import set_seed, check_tensor, get_device
 from .neurons import LIF, RecurrentLIF, psc_filter
@@ -36,7 +37,7 @@ DATASET_DEFAULTS = {
 }
 PAPER_ARCH_TRAVEL = 3e-4 * (30000 // 50) * 15      # DARTS's arch lr x the paper's N-MNIST architecture steps before the fix
 
-# %% ../nbs/06_search.ipynb #459b9444
+# %% ../nbs/06_search.ipynb #1b9f686d
 @dataclass
 class SearchConfig:
     "Settings of the HRMAS search and of phase 2 (weights: Table 1; architecture optimiser: DARTS, step calibrated)."
@@ -76,7 +77,7 @@ class SearchConfig:
         "The epoch at whose start the motif size is fixed: `fix_size_frac` of the epochs after the warm-up."
         return self.warmup_epochs + round(self.fix_size_frac * (self.epochs - self.warmup_epochs))
 
-# %% ../nbs/06_search.ipynb #edc6cec4
+# %% ../nbs/06_search.ipynb #8646eb2f
 def search_config(dataset:str, # one of DATASET_DEFAULTS
                   **overrides) -> SearchConfig:
     "The `SearchConfig` of a dataset from Table 1 (every entry of `DATASET_DEFAULTS`), with overrides."
@@ -98,6 +99,29 @@ ABLATIONS = {
     'ff':         dict(hidden='ff', search=False, ip=False),
 }
 
+# %% ../nbs/06_search.ipynb #ae9f3778
+def _hidden_layer(n_in, n_hidden, a, neuron, genotype, motif_sizes, ring, pad, w_max, kw, alif_kw):
+    "The hidden layer of an ablation `a` (an ABLATIONS entry): SCML, RecurrentLIF or LIF; or an ALIF SRNNLayer."
+    ck = None                                                # motif-connectivity options, shared by both neuron types
+    if a['hidden'] == 'scml':
+        ck = (dict(motif_sizes=[n_hidden], tie=False, lateral=False) if a.get('no_motif')
+              else dict(motif_sizes=motif_sizes, lateral=a.get('lateral', True), ring=ring, pad=pad))
+    if neuron == 'lif':
+        if ck is not None: return SCML(n_in, n_hidden, genotype=genotype, w_max=w_max, **ck, **kw)
+        elif a['hidden'] == 'dense': return RecurrentLIF(n_in, n_hidden, **kw)
+        else: return LIF(n_in, n_hidden, **kw)
+    else:
+        from hrmas.srnn import SRNNLayer
+        conn = None
+        if ck is not None:
+            if genotype is not None:
+                if genotype.n != n_hidden: raise ValueError(f"genotype is for {genotype.n} neurons but the layer has {n_hidden}")
+                conn = FixedConnectivity(genotype, w_max=w_max)
+            else: conn = MotifConnectivity(n_hidden, w_max=w_max, **ck)
+        akw = dict(b0=0.01, beta=1.8, tau_m=(20., 5.), tau_adp=(200., 50.), surrogate='multi_gaussian') | (alif_kw or {})
+        return SRNNLayer(n_in, n_hidden, recurrent=a['hidden'] == 'dense', weight_provider=conn, **akw)
+
+# %% ../nbs/06_search.ipynb #4876693b
 class HRMASNet(nn.Module):
     "Input filter, one hidden layer (SC-ML, dense recurrent or feed-forward; LIF or ALIF neurons) and a LIF output layer."
     def __init__(self, n_in:int, # input features (trailing dims of x are flattened)
@@ -121,64 +145,54 @@ class HRMASNet(nn.Module):
         self.n_in, self.tau_s, self.ablation, self.w_max, self.neuron = n_in, float(tau_s), ablation, float(w_max), neuron
         if neuron == 'alif': method, surrogate = 'bptt', 'multi_gaussian'   # ALIF layers train by BPTT; so does the readout
         kw = dict(tau_m=tau_m, tau_s=tau_s, v_th=v_th, method=method, surrogate=surrogate, weight_scale=weight_scale)
-        ck = None                                                # motif-connectivity options, shared by both neuron types
-        if a['hidden'] == 'scml':
-            ck = (dict(motif_sizes=[n_hidden], tie=False, lateral=False) if a.get('no_motif')
-                  else dict(motif_sizes=motif_sizes, lateral=a.get('lateral', True), ring=ring, pad=pad))
-        if neuron == 'lif':
-            if ck is not None: self.hidden = SCML(n_in, n_hidden, genotype=genotype, w_max=w_max, **ck, **kw)
-            elif a['hidden'] == 'dense': self.hidden = RecurrentLIF(n_in, n_hidden, **kw)
-            else: self.hidden = LIF(n_in, n_hidden, **kw)
-        else:
-            from hrmas.srnn import SRNNLayer
-            conn = None
-            if ck is not None:
-                if genotype is not None:
-                    if genotype.n != n_hidden: raise ValueError(f"genotype is for {genotype.n} neurons but the layer has {n_hidden}")
-                    conn = FixedConnectivity(genotype, w_max=w_max)
-                else: conn = MotifConnectivity(n_hidden, w_max=w_max, **ck)
-            akw = dict(b0=0.01, beta=1.8, tau_m=(20., 5.), tau_adp=(200., 50.), surrogate='multi_gaussian') | (alif_kw or {})
-            self.hidden = SRNNLayer(n_in, n_hidden, recurrent=a['hidden'] == 'dense', weight_provider=conn, **akw)
+        self.hidden = _hidden_layer(n_in, n_hidden, a, neuron, genotype, motif_sizes, ring, pad, w_max, kw, alif_kw)
         self.out = LIF(n_hidden, n_out, **kw)
 
-    @property
-    def conn(self): return getattr(self.hidden, 'conn', None)
+# %% ../nbs/06_search.ipynb #414a125c
+@patch(as_prop=True)
+def conn(self:HRMASNet): return getattr(self.hidden, 'conn', None)
 
-    def arch_parameters(self): return self.conn.arch_parameters() if self.conn is not None else []
-    def weight_parameters(self):
-        if self.neuron == 'alif': hid = self.hidden.weight_parameters() + self.hidden.tau_parameters()
-        elif isinstance(self.hidden, SCML): hid = self.hidden.weight_parameters()
-        else: hid = list(self.hidden.parameters())
-        return hid + [self.out.weight]
+@patch
+def arch_parameters(self:HRMASNet): return self.conn.arch_parameters() if self.conn is not None else []
 
-    @torch.no_grad()
-    def clamp_(self):
-        "W^E to [0, w_max], every other weight to [-w_max, w_max] (ALIF time constants are left alone)."
-        if self.conn is not None: self.conn.clamp_()
-        for n, p in self.hidden.named_parameters():
-            if not n.startswith(('conn.', 'weight_provider.', 'tau_')): p.clamp_(-self.w_max, self.w_max)
-        self.out.weight.clamp_(-self.w_max, self.w_max)
+@patch
+def weight_parameters(self:HRMASNet):
+    if self.neuron == 'alif': hid = self.hidden.weight_parameters() + self.hidden.tau_parameters()
+    elif isinstance(self.hidden, SCML): hid = self.hidden.weight_parameters()
+    else: hid = list(self.hidden.parameters())
+    return hid + [self.out.weight]
 
-    def forward(self, x:torch.Tensor, # input [T, B, ...] (spikes or real values)
-                record:bool=False, # also return the hidden spikes [T, B, N]
-               ):
-        check_tensor(x, 'x', floating=False)
-        if x.ndim < 3: raise ValueError(f"x must be time-major [T, B, ...], got shape {tuple(x.shape)}")
-        x = x.reshape(x.shape[0], x.shape[1], -1)
-        if x.shape[-1] != self.n_in: raise ValueError(f"x has {x.shape[-1]} features per step, the network expects {self.n_in}")
-        x = x.to(self.out.weight.dtype)
-        if self.neuron == 'lif':                                 # TSSL-BP pipeline: every layer reads PSCs
-            h = self.hidden(psc_filter(x, self.tau_s), record=True); spikes, feed = h.spikes, h.psc
-        else:                                                    # SRNN: ALIF reads the input directly and emits spikes
-            spikes = self.hidden(x); feed = psc_filter(spikes, self.tau_s)    # the LIF readout reads their PSCs
-        out = self.out(feed)
-        return (out, spikes) if record else out
+@patch
+@torch.no_grad()
+def clamp_(self:HRMASNet):
+    "W^E to [0, w_max], every other weight to [-w_max, w_max] (ALIF time constants are left alone)."
+    if self.conn is not None: self.conn.clamp_()
+    for n, p in self.hidden.named_parameters():
+        if not n.startswith(('conn.', 'weight_provider.', 'tau_')): p.clamp_(-self.w_max, self.w_max)
+    self.out.weight.clamp_(-self.w_max, self.w_max)
 
-    def genotype(self) -> Genotype|None:
-        "The argmax genotype of the SC-ML connectivity (None for a dense or feed-forward hidden layer)."
-        return self.conn.discretize() if isinstance(self.conn, MotifConnectivity) else (self.conn.genotype if self.conn is not None else None)
+@patch
+def forward(self:HRMASNet, x:torch.Tensor, # input [T, B, ...] (spikes or real values)
+            record:bool=False, # also return the hidden spikes [T, B, N]
+           ):
+    check_tensor(x, 'x', floating=False)
+    if x.ndim < 3: raise ValueError(f"x must be time-major [T, B, ...], got shape {tuple(x.shape)}")
+    x = x.reshape(x.shape[0], x.shape[1], -1)
+    if x.shape[-1] != self.n_in: raise ValueError(f"x has {x.shape[-1]} features per step, the network expects {self.n_in}")
+    x = x.to(self.out.weight.dtype)
+    if self.neuron == 'lif':                                 # TSSL-BP pipeline: every layer reads PSCs
+        h = self.hidden(psc_filter(x, self.tau_s), record=True); spikes, feed = h.spikes, h.psc
+    else:                                                    # SRNN: ALIF reads the input directly and emits spikes
+        spikes = self.hidden(x); feed = psc_filter(spikes, self.tau_s)    # the LIF readout reads their PSCs
+    out = self.out(feed)
+    return (out, spikes) if record else out
 
-# %% ../nbs/06_search.ipynb #1f3752bc
+@patch
+def genotype(self:HRMASNet) -> Genotype|None:
+    "The argmax genotype of the SC-ML connectivity (None for a dense or feed-forward hidden layer)."
+    return self.conn.discretize() if isinstance(self.conn, MotifConnectivity) else (self.conn.genotype if self.conn is not None else None)
+
+# %% ../nbs/06_search.ipynb #9b9f6cd9
 def config_net(cfg:SearchConfig, # from `search_config(dataset)` (cfg.net holds the network settings)
                ablation:str='hrmas', # a key of ABLATIONS
                genotype:Genotype|None=None, # build the discrete SC-ML layer of this genotype
@@ -198,7 +212,7 @@ def count_loss_fn(desired:float|None=None, undesired:float|None=None, # count-lo
     loss_fn.reduction = 'sum'             # the count loss sums over the batch (data-parallel runs need to know)
     return loss_fn
 
-# %% ../nbs/06_search.ipynb #de3eedde
+# %% ../nbs/06_search.ipynb #85939cc0
 def _loss(r): return r[0] if isinstance(r, tuple) else r
 
 def _grads(loss, params, reduce=None):
@@ -209,6 +223,7 @@ def _grads(loss, params, reduce=None):
 
 def _norm(ts): return math.sqrt(sum(float((t.double() ** 2).sum()) for t in ts))
 
+# %% ../nbs/06_search.ipynb #de3eedde
 def arch_gradient(model:nn.Module, # exposes arch_parameters() and weight_parameters()
                   train_loss:Callable, # () -> loss or (loss, stats) on the search-train batch
                   valid_loss:Callable, # () -> loss or (loss, stats) on the search-valid batch
@@ -244,7 +259,7 @@ def arch_gradient(model:nn.Module, # exposes arch_parameters() and weight_parame
     grads = [hi - xi * c for hi, c in zip(h, corr)]
     return grads, dict(valid=res, h_norm=_norm(h), corr_norm=xi * _norm(corr))
 
-# %% ../nbs/06_search.ipynb #4562c77a
+# %% ../nbs/06_search.ipynb #6dac5a87
 def arch_steps(n_batches:int, # search-train batches per epoch (one architecture step each)
                epochs:int, # search epochs
                fix_size_frac:float=0.5, # the motif size is fixed after this fraction of the epochs after the warm-up
@@ -260,7 +275,7 @@ def calibrated_arch_lr(k_fix:int, # architecture steps before the fix (`arch_ste
     if k_fix < 1: raise ValueError(f"k_fix must be >= 1 architecture step, got {k_fix}")
     return travel / k_fix
 
-# %% ../nbs/06_search.ipynb #b7388efe
+# %% ../nbs/06_search.ipynb #f163911c
 def size_decision(probs, # alpha_v over the motif sizes
                   ratio:float=2., # the chosen size must lead the runner-up by this factor
                  ) -> dict:
@@ -279,7 +294,7 @@ def type_tv(conn:MotifConnectivity, # a searched connectivity
     P = torch.softmax(conn.type_logits[j].detach().double(), 0)
     return 0.5 * (P - 1 / P.shape[0]).abs().sum(0)
 
-# %% ../nbs/06_search.ipynb #31634613
+# %% ../nbs/06_search.ipynb #72f2c315
 class UndecidedSearchWarning(UserWarning):
     "The motif size was fixed while alpha_v was close to uniform."
 
@@ -314,7 +329,7 @@ def tensor_batches(x:torch.Tensor, # time-major samples [T, S, ...]
         return [(x[:, order[i:i + batch_size]], y[order[i:i + batch_size]]) for i in range(0, len(order), batch_size)]
     return epoch_batches
 
-# %% ../nbs/06_search.ipynb #fbfeb426
+# %% ../nbs/06_search.ipynb #4f538e53
 def _epoch_iter(data, epoch): return iter(data(epoch) if callable(data) else data)
 
 def _scml_layers(model):
@@ -341,7 +356,7 @@ def evaluate(model:nn.Module, # the network
     stats = [loss_fn(model, x.to(dev), y.to(dev))[1] for x, y in batches]
     return dict(loss=_mean(stats, 'loss'), acc=_acc(stats), rate=_mean(stats, 'rate'))
 
-# %% ../nbs/06_search.ipynb #b1449d4c
+# %% ../nbs/06_search.ipynb #cc65135d
 def _search_batches(train, valid, epoch):
     "Yield (x_tr, y_tr, x_va, y_va, ip_batch) for one search epoch; validation batches wrap around."
     it, va_it = _epoch_iter(train, epoch), _epoch_iter(valid, epoch)
@@ -372,7 +387,7 @@ def _n_batches(train):
     except TypeError: raise ValueError("the search-train batches have no len(); set cfg.arch_lr explicitly "
                                        "(the calibrated rule needs the number of architecture steps)") from None
 
-# %% ../nbs/06_search.ipynb #20fbc627
+# %% ../nbs/06_search.ipynb #bf19a6cd
 def _search_setup(model, train, valid, cfg, loss_fn, device, dist, nan_guard):
     "Optimisers, IP and the calibrated architecture step of a fresh search."
     from types import SimpleNamespace
@@ -396,7 +411,7 @@ def _search_setup(model, train, valid, cfg, loss_fn, device, dist, nan_guard):
                            fix_epoch=cfg.fix_epoch, layers=_scml_layers(model), history=[],
                            start_epoch=0, start_it=0, partial=None, mf=None, step=None)
 
-# %% ../nbs/06_search.ipynb #a18ad79d
+# %% ../nbs/06_search.ipynb #f59a5133
 def _search_save(s, checkpoint, epoch, it, part):
     from hrmas.train import save_checkpoint
     if checkpoint is None or not s.main: return
@@ -414,7 +429,7 @@ def _search_resume(s, checkpoint):
     if s.ip is not None: s.ip.bounds = ck['extra']['ip_bounds']           # bounds from the initial R, tau, not the adapted ones
     return f"resumed search at epoch {s.start_epoch + 1}, iteration {s.start_it} from {checkpoint}"
 
-# %% ../nbs/06_search.ipynb #a30a9ae6
+# %% ../nbs/06_search.ipynb #d8a5d669
 def _arch_step(s, x_tr, y_tr, x_va, y_va, part):
     "1a. The architecture step (weights restored inside `arch_gradient`), in float32."
     from hrmas.train import check_gradients
@@ -445,7 +460,7 @@ def _iteration(s, batch, part, warm):
     _weight_step(s, x_tr, y_tr, part)
     if s.ip is not None: part['ip'].append(s.ip.run(s.model, x_ip))        # 2. IP window: the next search-train batch
 
-# %% ../nbs/06_search.ipynb #2cfb2572
+# %% ../nbs/06_search.ipynb #1146a59f
 def _fix_sizes(s):
     "Fix the motif size of every searched layer; return alpha_v of each just before."
     out = []
@@ -470,7 +485,7 @@ def _epoch_record(s, epoch, part, dt):
                 size_probs=[l.conn.size_probs().tolist() for l in s.layers if hasattr(l.conn, 'size_probs')],
                 type_dist=[l.conn.type_distribution().tolist() for l in s.layers if hasattr(l.conn, 'type_distribution')], time=dt)
 
-# %% ../nbs/06_search.ipynb #c68aa4ab
+# %% ../nbs/06_search.ipynb #04b11275
 def _search_epoch(s, epoch, checkpoint, every, pr):
     t0 = time.time()
     resumed = s.partial is not None and epoch == s.start_epoch
@@ -488,7 +503,7 @@ def _search_epoch(s, epoch, checkpoint, every, pr):
     pr.update(epoch + 1, loss=f"{rec['train_loss']:.3f}/{rec['valid_loss']:.3f}", acc=f"{rec['train_acc']:.3f}/{rec['valid_acc']:.3f}",
               rate=f"{rec['rate']:.3f}", alpha_v=f"[{sp}]")
 
-# %% ../nbs/06_search.ipynb #95c6216d
+# %% ../nbs/06_search.ipynb #ace7b8d2
 def _search_result(s):
     fix = next((h['alpha_at_fix'] for h in s.history if h.get('alpha_at_fix')), None)
     if fix is None: fix = [l.conn.size_probs().tolist() for l in s.layers if hasattr(l.conn, 'size_probs')]
@@ -535,7 +550,7 @@ def hrmas_search(model:nn.Module, # exposes arch_parameters(), weight_parameters
     finally: s.step.close(); pr.close()
     return _search_result(s)
 
-# %% ../nbs/06_search.ipynb #35f01fc0
+# %% ../nbs/06_search.ipynb #98debca8
 def search_summary(res:dict, # `hrmas_search(...)`
                    method:str|None=None, # training method to name (None: read from the model's output layer)
                   ) -> dict:
@@ -553,7 +568,7 @@ def search_summary(res:dict, # `hrmas_search(...)`
                  f"{res['ratio']:.2f}x the runner-up; type distributions >= 0.05 from uniform on {100 * d['type_tv_frac']:.0f}% of the slots")
     return d
 
-# %% ../nbs/06_search.ipynb #1ea81c0a
+# %% ../nbs/06_search.ipynb #aa1dd5f5
 def phase_split(n:int, # training samples
                 seed:int=0, # seed of the split
                 select_frac:float=0.1, # fraction held out to select the phase-2 epoch (0: none, the paper's protocol)
@@ -566,7 +581,7 @@ def phase_split(n:int, # training samples
     sp = search_split(len(rest), seed)
     return dict(select=sel, train=rest, weights=[rest[i] for i in sp['weights']], arch=[rest[i] for i in sp['arch']], seed=seed)
 
-# %% ../nbs/06_search.ipynb #abe7092a
+# %% ../nbs/06_search.ipynb #0adb9b77
 def _train_row(h):
     sel = {k: h[k] for k in ('valid_loss', 'valid_acc') if k in h}                  # only with a selection set
     return dict(epoch=h['epoch'], train_loss=h['train_loss'], train_acc=h['train_acc'], rate=h['rate'], **sel,
@@ -587,6 +602,14 @@ def _train_epoch(model, opt, step, train, valid, test, loss_fn, dev, epoch):
     sel = dict(valid_loss=va['loss'], valid_acc=va['acc']) if valid is not None else {}
     return dict(epoch=epoch, train_loss=_mean(stats, 'loss'), train_acc=_acc(stats), rate=_mean(stats, 'rate'), **sel,
                 test_loss=ev['loss'], test_acc=ev['acc'], test_rate=ev['rate'], time=time.time() - t0)
+
+def _train_resume(model, opt, checkpoint, dev):
+    "Load a phase-2 checkpoint (the kind checked first); return history, start epoch and the progress message."
+    from hrmas.train import load_checkpoint
+    phase = load_checkpoint(checkpoint, restore_rng=False)['extra'].get('phase')
+    if phase != 'train': raise ValueError(f"{checkpoint} is not a phase-2 checkpoint (phase {phase!r})")
+    ck = load_checkpoint(checkpoint, model, {'weights': opt}, map_location=dev)
+    return ck['extra']['history'], ck['epoch'], [f"resumed training at epoch {ck['epoch'] + 1} from {checkpoint}"]
 
 def _train_result(history, model, opt):
     "Selected (best selection accuracy, then lowest selection loss; the last epoch without a selection set) and last epoch."
@@ -615,18 +638,12 @@ def train_fixed(model:nn.Module, # network with weight_parameters() and clamp_()
                 valid:Iterable|None=None, # held-out selection batches: the reported epoch is the best on these (None: the last)
                ) -> dict:
     "Phase 2: train a fixed architecture; return history, the selection-chosen and the last epoch's test accuracy."
-    from hrmas.train import save_checkpoint, load_checkpoint, Progress, TrainStep, metrics_file
+    from hrmas.train import save_checkpoint, Progress, TrainStep, metrics_file
     cfg = cfg or SearchConfig()
     loss_fn, (train, valid, test), par, main = _loop_setup(model, loss_fn or count_loss_fn(cfg.desired, cfg.undesired), device, dist, (train, valid, test))
     dev = next(model.parameters()).device
     opt = torch.optim.Adam(model.weight_parameters(), lr=cfg.lr)
-    history, start, msgs = [], 0, []
-    if resume and checkpoint is not None and Path(checkpoint).exists():
-        phase = load_checkpoint(checkpoint, restore_rng=False)['extra'].get('phase')      # check the kind before loading
-        if phase != 'train': raise ValueError(f"{checkpoint} is not a phase-2 checkpoint (phase {phase!r})")
-        ck = load_checkpoint(checkpoint, model, {'weights': opt}, map_location=dev)
-        start, history = ck['epoch'], ck['extra']['history']
-        msgs.append(f"resumed training at epoch {start + 1} from {checkpoint}")
+    history, start, msgs = ([], 0, []) if not (resume and checkpoint is not None and Path(checkpoint).exists()) else _train_resume(model, opt, checkpoint, dev)
     pr = Progress(cfg.retrain_epochs, 'train', log=log if main else None, start=start)
     for m in msgs: pr.write(m)
     mf = metrics_file(metrics) if main else None
