@@ -37,7 +37,7 @@ DATASET_DEFAULTS = {
 }
 PAPER_ARCH_TRAVEL = 3e-4 * (30000 // 50) * 15      # DARTS's arch lr x the paper's N-MNIST architecture steps before the fix
 
-# %% ../nbs/06_search.ipynb #1b9f686d
+# %% ../nbs/06_search.ipynb #970a75e1
 @dataclass
 class SearchConfig:
     "Settings of the HRMAS search and of phase 2 (weights: Table 1; architecture optimiser: DARTS, step calibrated)."
@@ -77,7 +77,7 @@ class SearchConfig:
         "The epoch at whose start the motif size is fixed: `fix_size_frac` of the epochs after the warm-up."
         return self.warmup_epochs + round(self.fix_size_frac * (self.epochs - self.warmup_epochs))
 
-# %% ../nbs/06_search.ipynb #8646eb2f
+# %% ../nbs/06_search.ipynb #9fb6cdd8
 def search_config(dataset:str, # one of DATASET_DEFAULTS
                   **overrides) -> SearchConfig:
     "The `SearchConfig` of a dataset from Table 1 (every entry of `DATASET_DEFAULTS`), with overrides."
@@ -99,7 +99,7 @@ ABLATIONS = {
     'ff':         dict(hidden='ff', search=False, ip=False),
 }
 
-# %% ../nbs/06_search.ipynb #ae9f3778
+# %% ../nbs/06_search.ipynb #28ec6d66
 def _hidden_layer(n_in, n_hidden, a, neuron, genotype, motif_sizes, ring, pad, w_max, kw, alif_kw):
     "The hidden layer of an ablation `a` (an ABLATIONS entry): SCML, RecurrentLIF or LIF; or an ALIF SRNNLayer."
     ck = None                                                # motif-connectivity options, shared by both neuron types
@@ -121,7 +121,7 @@ def _hidden_layer(n_in, n_hidden, a, neuron, genotype, motif_sizes, ring, pad, w
         akw = dict(b0=0.01, beta=1.8, tau_m=(20., 5.), tau_adp=(200., 50.), surrogate='multi_gaussian') | (alif_kw or {})
         return SRNNLayer(n_in, n_hidden, recurrent=a['hidden'] == 'dense', weight_provider=conn, **akw)
 
-# %% ../nbs/06_search.ipynb #4876693b
+# %% ../nbs/06_search.ipynb #5eee0705
 class HRMASNet(nn.Module):
     "Input filter, one hidden layer (SC-ML, dense recurrent or feed-forward; LIF or ALIF neurons) and a LIF output layer."
     def __init__(self, n_in:int, # input features (trailing dims of x are flattened)
@@ -148,7 +148,7 @@ class HRMASNet(nn.Module):
         self.hidden = _hidden_layer(n_in, n_hidden, a, neuron, genotype, motif_sizes, ring, pad, w_max, kw, alif_kw)
         self.out = LIF(n_hidden, n_out, **kw)
 
-# %% ../nbs/06_search.ipynb #414a125c
+# %% ../nbs/06_search.ipynb #62f6ddb7
 @patch(as_prop=True)
 def conn(self:HRMASNet): return getattr(self.hidden, 'conn', None)
 
@@ -192,7 +192,7 @@ def genotype(self:HRMASNet) -> Genotype|None:
     "The argmax genotype of the SC-ML connectivity (None for a dense or feed-forward hidden layer)."
     return self.conn.discretize() if isinstance(self.conn, MotifConnectivity) else (self.conn.genotype if self.conn is not None else None)
 
-# %% ../nbs/06_search.ipynb #9b9f6cd9
+# %% ../nbs/06_search.ipynb #93eb50a4
 def config_net(cfg:SearchConfig, # from `search_config(dataset)` (cfg.net holds the network settings)
                ablation:str='hrmas', # a key of ABLATIONS
                genotype:Genotype|None=None, # build the discrete SC-ML layer of this genotype
@@ -212,7 +212,7 @@ def count_loss_fn(desired:float|None=None, undesired:float|None=None, # count-lo
     loss_fn.reduction = 'sum'             # the count loss sums over the batch (data-parallel runs need to know)
     return loss_fn
 
-# %% ../nbs/06_search.ipynb #85939cc0
+# %% ../nbs/06_search.ipynb #a370f4de
 def _loss(r): return r[0] if isinstance(r, tuple) else r
 
 def _grads(loss, params, reduce=None):
@@ -259,7 +259,7 @@ def arch_gradient(model:nn.Module, # exposes arch_parameters() and weight_parame
     grads = [hi - xi * c for hi, c in zip(h, corr)]
     return grads, dict(valid=res, h_norm=_norm(h), corr_norm=xi * _norm(corr))
 
-# %% ../nbs/06_search.ipynb #6dac5a87
+# %% ../nbs/06_search.ipynb #8a7c7892
 def arch_steps(n_batches:int, # search-train batches per epoch (one architecture step each)
                epochs:int, # search epochs
                fix_size_frac:float=0.5, # the motif size is fixed after this fraction of the epochs after the warm-up
@@ -275,7 +275,7 @@ def calibrated_arch_lr(k_fix:int, # architecture steps before the fix (`arch_ste
     if k_fix < 1: raise ValueError(f"k_fix must be >= 1 architecture step, got {k_fix}")
     return travel / k_fix
 
-# %% ../nbs/06_search.ipynb #f163911c
+# %% ../nbs/06_search.ipynb #3324e231
 def size_decision(probs, # alpha_v over the motif sizes
                   ratio:float=2., # the chosen size must lead the runner-up by this factor
                  ) -> dict:
@@ -294,7 +294,7 @@ def type_tv(conn:MotifConnectivity, # a searched connectivity
     P = torch.softmax(conn.type_logits[j].detach().double(), 0)
     return 0.5 * (P - 1 / P.shape[0]).abs().sum(0)
 
-# %% ../nbs/06_search.ipynb #72f2c315
+# %% ../nbs/06_search.ipynb #76834490
 class UndecidedSearchWarning(UserWarning):
     "The motif size was fixed while alpha_v was close to uniform."
 
@@ -329,7 +329,7 @@ def tensor_batches(x:torch.Tensor, # time-major samples [T, S, ...]
         return [(x[:, order[i:i + batch_size]], y[order[i:i + batch_size]]) for i in range(0, len(order), batch_size)]
     return epoch_batches
 
-# %% ../nbs/06_search.ipynb #4f538e53
+# %% ../nbs/06_search.ipynb #73558c4b
 def _epoch_iter(data, epoch): return iter(data(epoch) if callable(data) else data)
 
 def _scml_layers(model):
@@ -356,7 +356,7 @@ def evaluate(model:nn.Module, # the network
     stats = [loss_fn(model, x.to(dev), y.to(dev))[1] for x, y in batches]
     return dict(loss=_mean(stats, 'loss'), acc=_acc(stats), rate=_mean(stats, 'rate'))
 
-# %% ../nbs/06_search.ipynb #cc65135d
+# %% ../nbs/06_search.ipynb #a7568778
 def _search_batches(train, valid, epoch):
     "Yield (x_tr, y_tr, x_va, y_va, ip_batch) for one search epoch; validation batches wrap around."
     it, va_it = _epoch_iter(train, epoch), _epoch_iter(valid, epoch)
@@ -387,7 +387,7 @@ def _n_batches(train):
     except TypeError: raise ValueError("the search-train batches have no len(); set cfg.arch_lr explicitly "
                                        "(the calibrated rule needs the number of architecture steps)") from None
 
-# %% ../nbs/06_search.ipynb #bf19a6cd
+# %% ../nbs/06_search.ipynb #b031ffa0
 def _search_setup(model, train, valid, cfg, loss_fn, device, dist, nan_guard):
     "Optimisers, IP and the calibrated architecture step of a fresh search."
     from types import SimpleNamespace
@@ -411,7 +411,7 @@ def _search_setup(model, train, valid, cfg, loss_fn, device, dist, nan_guard):
                            fix_epoch=cfg.fix_epoch, layers=_scml_layers(model), history=[],
                            start_epoch=0, start_it=0, partial=None, mf=None, step=None)
 
-# %% ../nbs/06_search.ipynb #f59a5133
+# %% ../nbs/06_search.ipynb #e610c134
 def _search_save(s, checkpoint, epoch, it, part):
     from hrmas.train import save_checkpoint
     if checkpoint is None or not s.main: return
@@ -429,7 +429,7 @@ def _search_resume(s, checkpoint):
     if s.ip is not None: s.ip.bounds = ck['extra']['ip_bounds']           # bounds from the initial R, tau, not the adapted ones
     return f"resumed search at epoch {s.start_epoch + 1}, iteration {s.start_it} from {checkpoint}"
 
-# %% ../nbs/06_search.ipynb #d8a5d669
+# %% ../nbs/06_search.ipynb #51677b58
 def _arch_step(s, x_tr, y_tr, x_va, y_va, part):
     "1a. The architecture step (weights restored inside `arch_gradient`), in float32."
     from hrmas.train import check_gradients
@@ -460,7 +460,7 @@ def _iteration(s, batch, part, warm):
     _weight_step(s, x_tr, y_tr, part)
     if s.ip is not None: part['ip'].append(s.ip.run(s.model, x_ip))        # 2. IP window: the next search-train batch
 
-# %% ../nbs/06_search.ipynb #1146a59f
+# %% ../nbs/06_search.ipynb #45339077
 def _fix_sizes(s):
     "Fix the motif size of every searched layer; return alpha_v of each just before."
     out = []
@@ -485,7 +485,7 @@ def _epoch_record(s, epoch, part, dt):
                 size_probs=[l.conn.size_probs().tolist() for l in s.layers if hasattr(l.conn, 'size_probs')],
                 type_dist=[l.conn.type_distribution().tolist() for l in s.layers if hasattr(l.conn, 'type_distribution')], time=dt)
 
-# %% ../nbs/06_search.ipynb #04b11275
+# %% ../nbs/06_search.ipynb #de1f2181
 def _search_epoch(s, epoch, checkpoint, every, pr):
     t0 = time.time()
     resumed = s.partial is not None and epoch == s.start_epoch
@@ -503,7 +503,7 @@ def _search_epoch(s, epoch, checkpoint, every, pr):
     pr.update(epoch + 1, loss=f"{rec['train_loss']:.3f}/{rec['valid_loss']:.3f}", acc=f"{rec['train_acc']:.3f}/{rec['valid_acc']:.3f}",
               rate=f"{rec['rate']:.3f}", alpha_v=f"[{sp}]")
 
-# %% ../nbs/06_search.ipynb #ace7b8d2
+# %% ../nbs/06_search.ipynb #066e4e13
 def _search_result(s):
     fix = next((h['alpha_at_fix'] for h in s.history if h.get('alpha_at_fix')), None)
     if fix is None: fix = [l.conn.size_probs().tolist() for l in s.layers if hasattr(l.conn, 'size_probs')]
@@ -550,7 +550,7 @@ def hrmas_search(model:nn.Module, # exposes arch_parameters(), weight_parameters
     finally: s.step.close(); pr.close()
     return _search_result(s)
 
-# %% ../nbs/06_search.ipynb #98debca8
+# %% ../nbs/06_search.ipynb #bc61c139
 def search_summary(res:dict, # `hrmas_search(...)`
                    method:str|None=None, # training method to name (None: read from the model's output layer)
                   ) -> dict:
@@ -568,7 +568,7 @@ def search_summary(res:dict, # `hrmas_search(...)`
                  f"{res['ratio']:.2f}x the runner-up; type distributions >= 0.05 from uniform on {100 * d['type_tv_frac']:.0f}% of the slots")
     return d
 
-# %% ../nbs/06_search.ipynb #aa1dd5f5
+# %% ../nbs/06_search.ipynb #6506b173
 def phase_split(n:int, # training samples
                 seed:int=0, # seed of the split
                 select_frac:float=0.1, # fraction held out to select the phase-2 epoch (0: none, the paper's protocol)
@@ -581,7 +581,7 @@ def phase_split(n:int, # training samples
     sp = search_split(len(rest), seed)
     return dict(select=sel, train=rest, weights=[rest[i] for i in sp['weights']], arch=[rest[i] for i in sp['arch']], seed=seed)
 
-# %% ../nbs/06_search.ipynb #0adb9b77
+# %% ../nbs/06_search.ipynb #83284989
 def _train_row(h):
     sel = {k: h[k] for k in ('valid_loss', 'valid_acc') if k in h}                  # only with a selection set
     return dict(epoch=h['epoch'], train_loss=h['train_loss'], train_acc=h['train_acc'], rate=h['rate'], **sel,
