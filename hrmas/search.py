@@ -22,7 +22,8 @@ from .data import search_split
 __all__ = ['DATASET_DEFAULTS', 'PAPER_ARCH_TRAVEL', 'ABLATIONS', 'SearchConfig', 'search_config', 'HRMASNet', 'config_net',
            'count_loss_fn', 'arch_gradient', 'arch_steps', 'calibrated_arch_lr', 'size_decision', 'type_tv',
            'UndecidedSearchWarning', 'undecided_message', 'tensor_batches', 'evaluate', 'hrmas_search',
-           'search_summary', 'phase_split', 'train_fixed', 'run_hrmas', 'plot_search_history']
+           'search_summary', 'phase_split', 'train_fixed', 'run_hrmas', 'plot_search_history', 'random_genotype',
+           'rank_among', 'kfold_split', 't_quantile', 'mean_ci']
 
 # %% ../nbs/06_search.ipynb #43b06f53
 DATASET_DEFAULTS = {
@@ -711,3 +712,53 @@ def plot_search_history(history:list, # `hrmas_search(...)['history']`
     for a in ax: a.set_xlabel('epoch')
     fig.tight_layout()
     return fig
+
+# %% ../nbs/06_search.ipynb #17e45cbc
+def random_genotype(n:int, # neurons in the layer
+                    motif_sizes, # candidate sizes (each must divide n)
+                    lateral:bool=True, # with lateral links (as the searched layer)
+                    seed:int=0, # seed of the draw
+                   ) -> Genotype:
+    "A genotype drawn uniformly from the SC-ML search space: a motif size, then each slot's type among E, I, none."
+    g = torch.Generator().manual_seed(seed)
+    v = list(motif_sizes)[int(torch.randint(len(motif_sizes), (1,), generator=g))]
+    ch = lambda k: ''.join('EI0'[int(i)] for i in torch.randint(3, (k,), generator=g))
+    return Genotype(n, v, intra=[ch(v) for _ in range(v)], lateral=[ch(v), ch(v)] if lateral else None, lateral_links=lateral)
+
+def rank_among(value:float, # the searched architecture's accuracy
+               others:list, # the random architectures' accuracies
+              ) -> float:
+    "Fraction of `others` below `value`, ties counted half (0: worst, 1: best)."
+    return (sum(o < value for o in others) + 0.5 * sum(o == value for o in others)) / len(others)
+
+# %% ../nbs/06_search.ipynb #3634e2ca
+def kfold_split(n:int, # pooled samples
+                k:int, # folds
+                fold:int, # which fold is the test set (e.g. the seed)
+                seed:int=0, # seed of the one permutation shared by all folds
+               ) -> dict:
+    "Seeded k-fold split of n pooled samples: 'test' is fold `fold`, 'train' the rest (both sorted)."
+    if not 0 <= fold < k: raise ValueError(f"fold must lie in [0, {k}), got {fold}")
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+    test = sorted(perm[fold::k])
+    return dict(test=test, train=sorted(set(range(n)) - set(test)), fold=fold, k=k, seed=seed)
+
+def t_quantile(p:float, df:int) -> float:
+    "Quantile of Student's t for p > 0.5: bisection on the CDF, integrated by Simpson's rule."
+    c = math.exp(math.lgamma((df + 1) / 2) - math.lgamma(df / 2)) / math.sqrt(df * math.pi)
+    pdf = lambda x: c * (1 + x * x / df) ** (-(df + 1) / 2)
+    def cdf(x, m=2000):
+        h = x / m
+        return 0.5 + h / 3 * (pdf(0) + pdf(x) + sum((4 if i % 2 else 2) * pdf(i * h) for i in range(1, m)))
+    lo, hi = 0., 100.
+    for _ in range(50):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if cdf(mid) < p else (lo, mid)
+    return (lo + hi) / 2
+
+def mean_ci(values, level:float=0.95) -> tuple[float, float]:
+    "Mean and the half-width of its Student-t interval."
+    v = [float(x) for x in values]
+    if len(v) < 2: raise ValueError(f"a confidence interval needs >= 2 values, got {len(v)}")
+    m = sum(v) / len(v); sd = math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1))
+    return m, t_quantile(0.5 + level / 2, len(v) - 1) * sd / math.sqrt(len(v))
