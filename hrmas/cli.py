@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_cli.ipynb #57635ada
 from __future__ import annotations
-import os, sys, json, time, copy, math, re, argparse, difflib, inspect
+import os, sys, json, time, copy, math, re, argparse, difflib, inspect, warnings
 from dataclasses import asdict
 from pathlib import Path
 import torch
@@ -16,8 +16,7 @@ from .train import (RunDir, CheckpointError, load_checkpoint, read_checkpoint, r
 from .distributed import init_distributed, cleanup_distributed, DistContext
 from .scml import Genotype
 from .search import (HRMASNet, SearchConfig, ABLATIONS, hrmas_search as _search, train_fixed, tensor_batches,
-                          evaluate, count_loss_fn)
-from .data import search_split
+                          evaluate, count_loss_fn, phase_split, search_summary, UndecidedSearchWarning)
 
 # %% auto #0
 __all__ = ['DATASETS', 'RESUME_OVERRIDABLE', 'load_dataset', 'check_options', 'given_options', 'resume_options', 'load_genotype',
@@ -154,6 +153,7 @@ def _search_config(opts, T):
     if desired <= undesired: raise ValueError(f"the count targets --desired {desired} and --undesired {undesired} (defaults 0.2 T and 0.025 T "
                                               f"with T={T}) leave the label neuron nothing to aim for; raise --T or set --desired")
     return SearchConfig(epochs=opts['epochs'], retrain_epochs=opts['retrain_epochs'], batch_size=opts['batch_size'], lr=opts['lr'],
+                        warmup_epochs=opts.get('warmup_epochs', 0),
                         order=opts['order'], seed=opts['seed'], ip=not opts['no_ip'], grad_clip=opts.get('clip_grad', 1.) or None,
                         desired=desired, undesired=undesired)
 
@@ -227,16 +227,18 @@ def _open_run(opts, dist, config) -> RunDir:
 
 # %% ../nbs/13_cli.ipynb #163c3e8e
 def _phase1(opts, cfg, make, xtr, ytr, split, run, loop, n_classes):
-    "Architecture search on the split's halves; the genotype and history, saved into the run folder."
+    "Architecture search on the split's halves; the genotype, history and decision (`search_summary`), saved into the run folder."
     tr, va = torch.tensor(split['weights']), torch.tensor(split['arch'])
-    res = _search(make('hrmas'), tensor_batches(xtr, ytr, cfg.batch_size, tr, seed=cfg.seed),
-                  tensor_batches(xtr, ytr, cfg.batch_size, va, seed=cfg.seed + 1), cfg,
-                  checkpoint=run.path / 'checkpoints' / 'search.pt', checkpoint_every=opts['checkpoint_every'], resume=opts['resume'], **loop)
+    with warnings.catch_warnings():                      # the command says it once, in its own words (run_pipeline)
+        warnings.simplefilter('ignore', UndecidedSearchWarning)
+        res = _search(make('hrmas'), tensor_batches(xtr, ytr, cfg.batch_size, tr, seed=cfg.seed),
+                      tensor_batches(xtr, ytr, cfg.batch_size, va, seed=cfg.seed + 1), cfg,
+                      checkpoint=run.path / 'checkpoints' / 'search.pt', checkpoint_every=opts['checkpoint_every'], resume=opts['resume'], **loop)
     why = training_failure([], res['model'], n_classes)
     if why: raise TrainingFailed(f"the search failed: {why} (--lr {opts['lr']}); run folder {run.path}")
     run.write_json('search_history.json', res['history'])
     if run.write: atomic_write_bytes(run.path / 'genotype.json', res['genotype'].to_json().encode())
-    return res['genotype'], res['history']
+    return res['genotype'], res['history'], search_summary(res)
 
 def _phase2_architecture(opts):
     "The ablation and genotype that phase 2 trains: a baseline, or a genotype file (checked: readable, fits --hidden)."
@@ -250,13 +252,16 @@ def _phase2_architecture(opts):
     return 'hrmas', g
 
 # %% ../nbs/13_cli.ipynb #3c94d4dc
-def _phase2(opts, cfg, net, data, run, loop, ablation, genotype):
-    "Retrain and test; result.json written (with `failed` when `training_failure` says so, then `TrainingFailed`)."
+def _phase2(opts, cfg, net, data, run, loop, ablation, genotype, split, decision):
+    "Retrain on the split's 'train' part, select the epoch on its held-out 'select' part, test; result.json written (with `failed` when `training_failure` says so, then `TrainingFailed`)."
+    xtr, ytr, idx = data['x_train'], data['y_train'], lambda k: torch.tensor(split[k], dtype=torch.long)
     test = tensor_batches(data['x_test'], data['y_test'], cfg.batch_size, shuffle=False)(0)
-    final = train_fixed(net, tensor_batches(data['x_train'], data['y_train'], cfg.batch_size, seed=cfg.seed + 2), test, cfg,
-                        checkpoint=run.path / 'checkpoints' / 'train.pt', resume=opts['resume'], **loop)
-    result = dict(dataset=opts['dataset'], ablation=ablation, motif_size=genotype.motif_size if genotype else None,
-                  best_acc=final['best_acc'], final_acc=final['final_acc'], rate=final['rate'], run=str(run.path))
+    valid = tensor_batches(xtr, ytr, cfg.batch_size, idx('select'), shuffle=False)(0) if split['select'] else None
+    final = train_fixed(net, tensor_batches(xtr, ytr, cfg.batch_size, idx('train'), seed=cfg.seed + 2), test, cfg,
+                        checkpoint=run.path / 'checkpoints' / 'train.pt', resume=opts['resume'], valid=valid, **loop)
+    result = dict(dataset=opts['dataset'], ablation=ablation, motif_size=genotype.motif_size if genotype else None, method=opts['method'],
+                  order=opts['order'] if decision else None, selected_acc=final['selected_acc'], selected_epoch=final['selected_epoch'],
+                  final_acc=final['final_acc'], best_test_acc=final['best_test_acc'], rate=final['rate'], **decision, run=str(run.path))
     why = training_failure(final['history'], net, data['info']['n_classes'])
     if why: result['failed'] = why
     run.write_json('result.json', result)
@@ -285,17 +290,21 @@ def run_pipeline(opts:dict, # the command's options (see `hrmas_search`)
     loop = dict(log=log, metrics=run, nan_guard=not opts.get('no_nan_guard', False), amp=opts.get('amp', False), device=dist.device,
                 dist=dist if dist.parallel else None)
     set_seed(cfg.seed)
-    split = search_split(len(ytr), cfg.seed)
+    split = phase_split(len(ytr), cfg.seed, cfg.select_frac)
     if not (run.path / 'split.json').exists(): run.write_json('split.json', split)
-    history = None
-    if search: genotype, history = _phase1(opts, cfg, make, xtr, ytr, split, run, loop, info['n_classes'])
+    history, decision = None, {}
+    if search: genotype, history, decision = _phase1(opts, cfg, make, xtr, ytr, split, run, loop, info['n_classes'])
     elif genotype is not None and main: atomic_write_bytes(run.path / 'genotype.json', genotype.to_json().encode())
     set_seed(cfg.seed + 1)
-    result, final = _phase2(opts, cfg, make(ablation, genotype), data, run, loop, ablation, genotype)
+    result, final = _phase2(opts, cfg, make(ablation, genotype), data, run, loop, ablation, genotype, split, decision)
     if main: _save_plots(run, history, genotype, opts['motif_sizes'])
     if log:
         arch = f"SC-ML motif size {genotype.motif_size}" if genotype else f"{ablation} baseline"
-        log(f"{arch}: test accuracy {final['final_acc']:.3f} (best {final['best_acc']:.3f}), hidden rate {final['rate']:.3f}; run folder {run.path}")
+        if decision: log(decision['line'])
+        if decision.get('warning'): print(f"hrmas_search: warning: {decision['warning']}", file=sys.stderr)
+        sel = f"epoch {final['selected_epoch'] + 1} selected on held-out training data" if split['select'] and final['selected_epoch'] is not None else "the last epoch"
+        log(f"{arch}: test accuracy {final['selected_acc']:.3f} ({sel}), {final['final_acc']:.3f} at the last epoch "
+            f"{cfg.retrain_epochs}; hidden rate {final['rate']:.3f}; run folder {run.path}")
     return result
 
 # %% ../nbs/13_cli.ipynb #ee637d6a
@@ -371,14 +380,15 @@ def hrmas_search(dataset:str='temporal_order', # 'temporal_order' (embedded, no 
                  name:str=None, # run folder name (default: a timestamp)
                  hidden:int=64, # SC-ML neurons N
                  motif_sizes:str='2,4,8,16', # candidate motif sizes, comma-separated
-                 epochs:int=10, # search epochs (paper: 30-300)
+                 epochs:int=14, # search epochs, warm-up included (paper: 30-300)
+                 warmup_epochs:int=4, # weight-only epochs before the architecture steps (06_search: alpha read from an untrained network is noise)
                  retrain_epochs:int=60, # phase-2 epochs (paper: 100-400)
                  batch_size:int=50, # batch size
                  lr:float=5e-3, # Adam learning rate of the weights (paper: 5e-4 over many more epochs)
-                 order:int=1, # 1: first-order DARTS; 2: second-order (finite-difference Hessian-vector product)
+                 order:int=2, # 2: second-order DARTS (the paper's; finite-difference Hessian-vector product); 1: first-order
                  T:int=None, # time steps (default: the dataset's)
                  n_samples:int=None, # use only this many training samples
-                 method:str='bptt', # 'tsslbp' or 'bptt' (surrogate gradients)
+                 method:str='bptt', # 'bptt' (surrogate gradients) or 'tsslbp' (the paper's; on the embedded task its search stays at chance, see 06_search)
                  surrogate:str='fast_sigmoid', # surrogate for 'bptt'
                  neuron:str='lif', # 'lif' (HRMAS) or 'alif' (SRNN neurons)
                  tau_m:float=16., # membrane time constant (steps)
@@ -398,7 +408,7 @@ def hrmas_search(dataset:str='temporal_order', # 'temporal_order' (embedded, no 
                  config:str=None, # JSON file of options (its keys win)
                  debug:bool=False, # show tracebacks
                 ):
-    "HRMAS end to end: search an SC-ML architecture, retrain it, report test accuracy."
+    "HRMAS end to end: search an SC-ML architecture (the arch step calibrated to the step budget), retrain it, report held-out-selected and last-epoch test accuracy."
     opts = {k: v for k, v in locals().items() if k not in ('config', 'debug')}
     def body():
         o = command_options('hrmas_search', hrmas_search, opts, config)

@@ -4,11 +4,12 @@
 
 # %% ../nbs/06_search.ipynb #ef081692
 from __future__ import annotations
-import math, time, copy
+import math, time, copy, warnings
 from pathlib import Path
 from dataclasses import dataclass, field, asdict
 from typing import Callable, Iterable
 import torch
+from fastcore.basics import patch
 from torch import nn
 from .core import set_seed, check_tensor, get_device
 from .neurons import LIF, RecurrentLIF, psc_filter
@@ -18,8 +19,11 @@ from .ip import IPConfig, SpikingIP
 from .data import search_split
 
 # %% auto #0
-__all__ = ['DATASET_DEFAULTS', 'ABLATIONS', 'SearchConfig', 'search_config', 'HRMASNet', 'count_loss_fn', 'arch_gradient',
-           'tensor_batches', 'evaluate', 'hrmas_search', 'train_fixed', 'run_hrmas', 'plot_search_history']
+__all__ = ['DATASET_DEFAULTS', 'PAPER_ARCH_TRAVEL', 'ABLATIONS', 'SearchConfig', 'search_config', 'HRMASNet', 'config_net',
+           'count_loss_fn', 'arch_gradient', 'arch_steps', 'calibrated_arch_lr', 'size_decision', 'type_tv',
+           'UndecidedSearchWarning', 'undecided_message', 'tensor_batches', 'evaluate', 'hrmas_search',
+           'search_summary', 'phase_split', 'train_fixed', 'run_hrmas', 'plot_search_history', 'random_genotype',
+           'rank_among', 'kfold_split', 't_quantile', 'mean_ci']
 
 # %% ../nbs/06_search.ipynb #43b06f53
 DATASET_DEFAULTS = {
@@ -32,18 +36,24 @@ DATASET_DEFAULTS = {
     'nmnist':      dict(tau_m=16., tau_s=8., tau_cal=16., lr=5e-4, batch_size=50, T=100, search_epochs=30, test_epochs=100,
                         n_hidden=512, motif_sizes=[2, 4, 8, 16, 32], n_in=2 * 34 * 34, n_classes=10),
 }
+PAPER_ARCH_TRAVEL = 3e-4 * (30000 // 50) * 15      # DARTS's arch lr x the paper's N-MNIST architecture steps before the fix
 
+# %% ../nbs/06_search.ipynb #970a75e1
 @dataclass
 class SearchConfig:
-    "Settings of the HRMAS search and of phase 2 (weights: Table 1; architecture optimiser: DARTS)."
+    "Settings of the HRMAS search and of phase 2 (weights: Table 1; architecture optimiser: DARTS, step calibrated)."
     epochs:int = 30                     # search epochs
     retrain_epochs:int = 100            # phase-2 epochs
     batch_size:int = 50                 # batch size used by the tensor helpers
-    fix_size_frac:float = 0.5           # fix the motif size after this fraction of the search epochs
+    fix_size_frac:float = 0.5           # fix the motif size after this fraction of the search epochs after the warm-up
     order:int = 2                       # 2: second-order DARTS (finite-difference HVP); 1: first-order
     xi:float|None = None                # virtual-step size (None: the weight learning rate, as the paper's eta_2)
     lr:float = 5e-4                     # Adam learning rate of the weights
-    arch_lr:float = 3e-4                # Adam learning rate of the architecture logits
+    arch_lr:float|None = None           # Adam learning rate of the architecture logits (None: arch_travel / steps before the fix)
+    arch_travel:float = PAPER_ARCH_TRAVEL  # with arch_lr=None: the largest distance a logit can move before the fix
+    warmup_epochs:int = 0               # weight-only epochs (no architecture step) at the start of the search
+    decide_ratio:float = 2.             # the search decided if alpha_v(chosen) >= this x the runner-up at the fix
+    select_frac:float = 0.1             # training data held out of both phases to select the phase-2 epoch (0: none)
     arch_betas:tuple = (0.5, 0.999)     # Adam betas of the architecture optimiser
     arch_weight_decay:float = 1e-3      # weight decay of the architecture optimiser
     grad_clip:float|None = 1.0          # global gradient-norm clip of the weight step
@@ -52,19 +62,31 @@ class SearchConfig:
     desired:float|None = None           # count-loss target of the label neuron (None: 0.5 T)
     undesired:float|None = None         # count-loss target of the others (None: 0.1 T)
     seed:int = 0                        # seed of the run (split, init, shuffling)
+    T:int|None = None                   # time steps of the dataset's samples (None: whatever the data has)
+    net:dict = field(default_factory=dict)  # network settings of the dataset, for `config_net` (n_in, n_hidden, n_out, motif_sizes, tau_m, tau_s)
 
     def __post_init__(self):
         if self.order not in (1, 2): raise ValueError(f"order must be 1 (first-order) or 2 (second-order DARTS), got {self.order}")
         if not 0 <= self.fix_size_frac <= 1: raise ValueError(f"fix_size_frac must lie in [0, 1], got {self.fix_size_frac}")
         if self.epochs < 0 or self.retrain_epochs < 0: raise ValueError("epochs must be >= 0")
+        if self.warmup_epochs < 0 or (self.warmup_epochs and self.warmup_epochs >= self.epochs):
+            raise ValueError(f"warmup_epochs must be >= 0 and leave architecture epochs (< epochs = {self.epochs}), got {self.warmup_epochs}")
+        if self.arch_lr is None and not self.arch_travel > 0: raise ValueError(f"arch_travel must be > 0, got {self.arch_travel}")
 
+    @property
+    def fix_epoch(self) -> int:
+        "The epoch at whose start the motif size is fixed: `fix_size_frac` of the epochs after the warm-up."
+        return self.warmup_epochs + round(self.fix_size_frac * (self.epochs - self.warmup_epochs))
+
+# %% ../nbs/06_search.ipynb #9fb6cdd8
 def search_config(dataset:str, # one of DATASET_DEFAULTS
                   **overrides) -> SearchConfig:
-    "The `SearchConfig` of a dataset from Table 1, with overrides."
+    "The `SearchConfig` of a dataset from Table 1 (every entry of `DATASET_DEFAULTS`), with overrides."
     if dataset not in DATASET_DEFAULTS: raise ValueError(f"unknown dataset {dataset!r}; choose from {sorted(DATASET_DEFAULTS)}")
     d = DATASET_DEFAULTS[dataset]
+    net = dict(n_in=d['n_in'], n_hidden=d['n_hidden'], n_out=d['n_classes'], motif_sizes=list(d['motif_sizes']), tau_m=d['tau_m'], tau_s=d['tau_s'])
     kw = dict(epochs=d['search_epochs'], retrain_epochs=d['test_epochs'], batch_size=d['batch_size'], lr=d['lr'],
-              ip_cfg=IPConfig(tau_cal=d['tau_cal']))
+              ip_cfg=IPConfig(tau_cal=d['tau_cal']), T=d['T'], net=net | overrides.pop('net', {}))
     kw.update(overrides)
     return SearchConfig(**kw)
 
@@ -78,6 +100,29 @@ ABLATIONS = {
     'ff':         dict(hidden='ff', search=False, ip=False),
 }
 
+# %% ../nbs/06_search.ipynb #28ec6d66
+def _hidden_layer(n_in, n_hidden, a, neuron, genotype, motif_sizes, ring, pad, w_max, kw, alif_kw):
+    "The hidden layer of an ablation `a` (an ABLATIONS entry): SCML, RecurrentLIF or LIF; or an ALIF SRNNLayer."
+    ck = None                                                # motif-connectivity options, shared by both neuron types
+    if a['hidden'] == 'scml':
+        ck = (dict(motif_sizes=[n_hidden], tie=False, lateral=False) if a.get('no_motif')
+              else dict(motif_sizes=motif_sizes, lateral=a.get('lateral', True), ring=ring, pad=pad))
+    if neuron == 'lif':
+        if ck is not None: return SCML(n_in, n_hidden, genotype=genotype, w_max=w_max, **ck, **kw)
+        elif a['hidden'] == 'dense': return RecurrentLIF(n_in, n_hidden, **kw)
+        else: return LIF(n_in, n_hidden, **kw)
+    else:
+        from hrmas.srnn import SRNNLayer
+        conn = None
+        if ck is not None:
+            if genotype is not None:
+                if genotype.n != n_hidden: raise ValueError(f"genotype is for {genotype.n} neurons but the layer has {n_hidden}")
+                conn = FixedConnectivity(genotype, w_max=w_max)
+            else: conn = MotifConnectivity(n_hidden, w_max=w_max, **ck)
+        akw = dict(b0=0.01, beta=1.8, tau_m=(20., 5.), tau_adp=(200., 50.), surrogate='multi_gaussian') | (alif_kw or {})
+        return SRNNLayer(n_in, n_hidden, recurrent=a['hidden'] == 'dense', weight_provider=conn, **akw)
+
+# %% ../nbs/06_search.ipynb #5eee0705
 class HRMASNet(nn.Module):
     "Input filter, one hidden layer (SC-ML, dense recurrent or feed-forward; LIF or ALIF neurons) and a LIF output layer."
     def __init__(self, n_in:int, # input features (trailing dims of x are flattened)
@@ -101,62 +146,61 @@ class HRMASNet(nn.Module):
         self.n_in, self.tau_s, self.ablation, self.w_max, self.neuron = n_in, float(tau_s), ablation, float(w_max), neuron
         if neuron == 'alif': method, surrogate = 'bptt', 'multi_gaussian'   # ALIF layers train by BPTT; so does the readout
         kw = dict(tau_m=tau_m, tau_s=tau_s, v_th=v_th, method=method, surrogate=surrogate, weight_scale=weight_scale)
-        ck = None                                                # motif-connectivity options, shared by both neuron types
-        if a['hidden'] == 'scml':
-            ck = (dict(motif_sizes=[n_hidden], tie=False, lateral=False) if a.get('no_motif')
-                  else dict(motif_sizes=motif_sizes, lateral=a.get('lateral', True), ring=ring, pad=pad))
-        if neuron == 'lif':
-            if ck is not None: self.hidden = SCML(n_in, n_hidden, genotype=genotype, w_max=w_max, **ck, **kw)
-            elif a['hidden'] == 'dense': self.hidden = RecurrentLIF(n_in, n_hidden, **kw)
-            else: self.hidden = LIF(n_in, n_hidden, **kw)
-        else:
-            from hrmas.srnn import SRNNLayer
-            conn = None
-            if ck is not None:
-                if genotype is not None:
-                    if genotype.n != n_hidden: raise ValueError(f"genotype is for {genotype.n} neurons but the layer has {n_hidden}")
-                    conn = FixedConnectivity(genotype, w_max=w_max)
-                else: conn = MotifConnectivity(n_hidden, w_max=w_max, **ck)
-            akw = dict(b0=0.01, beta=1.8, tau_m=(20., 5.), tau_adp=(200., 50.), surrogate='multi_gaussian') | (alif_kw or {})
-            self.hidden = SRNNLayer(n_in, n_hidden, recurrent=a['hidden'] == 'dense', weight_provider=conn, **akw)
+        self.hidden = _hidden_layer(n_in, n_hidden, a, neuron, genotype, motif_sizes, ring, pad, w_max, kw, alif_kw)
         self.out = LIF(n_hidden, n_out, **kw)
 
-    @property
-    def conn(self): return getattr(self.hidden, 'conn', None)
+# %% ../nbs/06_search.ipynb #62f6ddb7
+@patch(as_prop=True)
+def conn(self:HRMASNet): return getattr(self.hidden, 'conn', None)
 
-    def arch_parameters(self): return self.conn.arch_parameters() if self.conn is not None else []
-    def weight_parameters(self):
-        if self.neuron == 'alif': hid = self.hidden.weight_parameters() + self.hidden.tau_parameters()
-        elif isinstance(self.hidden, SCML): hid = self.hidden.weight_parameters()
-        else: hid = list(self.hidden.parameters())
-        return hid + [self.out.weight]
+@patch
+def arch_parameters(self:HRMASNet): return self.conn.arch_parameters() if self.conn is not None else []
 
-    @torch.no_grad()
-    def clamp_(self):
-        "W^E to [0, w_max], every other weight to [-w_max, w_max] (ALIF time constants are left alone)."
-        if self.conn is not None: self.conn.clamp_()
-        for n, p in self.hidden.named_parameters():
-            if not n.startswith(('conn.', 'weight_provider.', 'tau_')): p.clamp_(-self.w_max, self.w_max)
-        self.out.weight.clamp_(-self.w_max, self.w_max)
+@patch
+def weight_parameters(self:HRMASNet):
+    if self.neuron == 'alif': hid = self.hidden.weight_parameters() + self.hidden.tau_parameters()
+    elif isinstance(self.hidden, SCML): hid = self.hidden.weight_parameters()
+    else: hid = list(self.hidden.parameters())
+    return hid + [self.out.weight]
 
-    def forward(self, x:torch.Tensor, # input [T, B, ...] (spikes or real values)
-                record:bool=False, # also return the hidden spikes [T, B, N]
-               ):
-        check_tensor(x, 'x', floating=False)
-        if x.ndim < 3: raise ValueError(f"x must be time-major [T, B, ...], got shape {tuple(x.shape)}")
-        x = x.reshape(x.shape[0], x.shape[1], -1)
-        if x.shape[-1] != self.n_in: raise ValueError(f"x has {x.shape[-1]} features per step, the network expects {self.n_in}")
-        x = x.to(self.out.weight.dtype)
-        if self.neuron == 'lif':                                 # TSSL-BP pipeline: every layer reads PSCs
-            h = self.hidden(psc_filter(x, self.tau_s), record=True); spikes, feed = h.spikes, h.psc
-        else:                                                    # SRNN: ALIF reads the input directly and emits spikes
-            spikes = self.hidden(x); feed = psc_filter(spikes, self.tau_s)    # the LIF readout reads their PSCs
-        out = self.out(feed)
-        return (out, spikes) if record else out
+@patch
+@torch.no_grad()
+def clamp_(self:HRMASNet):
+    "W^E to [0, w_max], every other weight to [-w_max, w_max] (ALIF time constants are left alone)."
+    if self.conn is not None: self.conn.clamp_()
+    for n, p in self.hidden.named_parameters():
+        if not n.startswith(('conn.', 'weight_provider.', 'tau_')): p.clamp_(-self.w_max, self.w_max)
+    self.out.weight.clamp_(-self.w_max, self.w_max)
 
-    def genotype(self) -> Genotype|None:
-        "The argmax genotype of the SC-ML connectivity (None for a dense or feed-forward hidden layer)."
-        return self.conn.discretize() if isinstance(self.conn, MotifConnectivity) else (self.conn.genotype if self.conn is not None else None)
+@patch
+def forward(self:HRMASNet, x:torch.Tensor, # input [T, B, ...] (spikes or real values)
+            record:bool=False, # also return the hidden spikes [T, B, N]
+           ):
+    check_tensor(x, 'x', floating=False)
+    if x.ndim < 3: raise ValueError(f"x must be time-major [T, B, ...], got shape {tuple(x.shape)}")
+    x = x.reshape(x.shape[0], x.shape[1], -1)
+    if x.shape[-1] != self.n_in: raise ValueError(f"x has {x.shape[-1]} features per step, the network expects {self.n_in}")
+    x = x.to(self.out.weight.dtype)
+    if self.neuron == 'lif':                                 # TSSL-BP pipeline: every layer reads PSCs
+        h = self.hidden(psc_filter(x, self.tau_s), record=True); spikes, feed = h.spikes, h.psc
+    else:                                                    # SRNN: ALIF reads the input directly and emits spikes
+        spikes = self.hidden(x); feed = psc_filter(spikes, self.tau_s)    # the LIF readout reads their PSCs
+    out = self.out(feed)
+    return (out, spikes) if record else out
+
+@patch
+def genotype(self:HRMASNet) -> Genotype|None:
+    "The argmax genotype of the SC-ML connectivity (None for a dense or feed-forward hidden layer)."
+    return self.conn.discretize() if isinstance(self.conn, MotifConnectivity) else (self.conn.genotype if self.conn is not None else None)
+
+# %% ../nbs/06_search.ipynb #93eb50a4
+def config_net(cfg:SearchConfig, # from `search_config(dataset)` (cfg.net holds the network settings)
+               ablation:str='hrmas', # a key of ABLATIONS
+               genotype:Genotype|None=None, # build the discrete SC-ML layer of this genotype
+               **kw) -> HRMASNet: # more `HRMASNet` arguments (override cfg.net)
+    "The `HRMASNet` of a dataset's config."
+    if not cfg.net: raise ValueError("cfg.net is empty; build the config with search_config(dataset) or pass the network settings in net=")
+    return HRMASNet(**(cfg.net | kw), ablation=ablation, genotype=genotype)
 
 # %% ../nbs/06_search.ipynb #8146d31f
 def count_loss_fn(desired:float|None=None, undesired:float|None=None, # count-loss targets (None: 0.5 T, 0.1 T)
@@ -169,7 +213,7 @@ def count_loss_fn(desired:float|None=None, undesired:float|None=None, # count-lo
     loss_fn.reduction = 'sum'             # the count loss sums over the batch (data-parallel runs need to know)
     return loss_fn
 
-# %% ../nbs/06_search.ipynb #de3eedde
+# %% ../nbs/06_search.ipynb #a370f4de
 def _loss(r): return r[0] if isinstance(r, tuple) else r
 
 def _grads(loss, params, reduce=None):
@@ -180,6 +224,7 @@ def _grads(loss, params, reduce=None):
 
 def _norm(ts): return math.sqrt(sum(float((t.double() ** 2).sum()) for t in ts))
 
+# %% ../nbs/06_search.ipynb #de3eedde
 def arch_gradient(model:nn.Module, # exposes arch_parameters() and weight_parameters()
                   train_loss:Callable, # () -> loss or (loss, stats) on the search-train batch
                   valid_loss:Callable, # () -> loss or (loss, stats) on the search-valid batch
@@ -215,6 +260,60 @@ def arch_gradient(model:nn.Module, # exposes arch_parameters() and weight_parame
     grads = [hi - xi * c for hi, c in zip(h, corr)]
     return grads, dict(valid=res, h_norm=_norm(h), corr_norm=xi * _norm(corr))
 
+# %% ../nbs/06_search.ipynb #8a7c7892
+def arch_steps(n_batches:int, # search-train batches per epoch (one architecture step each)
+               epochs:int, # search epochs
+               fix_size_frac:float=0.5, # the motif size is fixed after this fraction of the epochs after the warm-up
+               warmup_epochs:int=0, # weight-only epochs at the start
+              ) -> int:
+    "Architecture steps on the motif-size logits before the size is fixed (all of them if it is never fixed)."
+    return min(round(fix_size_frac * (epochs - warmup_epochs)), epochs - warmup_epochs) * n_batches
+
+def calibrated_arch_lr(k_fix:int, # architecture steps before the fix (`arch_steps`)
+                       travel:float=PAPER_ARCH_TRAVEL, # the largest distance a logit may move in them
+                      ) -> float:
+    "The Adam step size of the architecture logits: travel / k_fix (DARTS's 3e-4 at the paper's N-MNIST budget)."
+    if k_fix < 1: raise ValueError(f"k_fix must be >= 1 architecture step, got {k_fix}")
+    return travel / k_fix
+
+# %% ../nbs/06_search.ipynb #3324e231
+def size_decision(probs, # alpha_v over the motif sizes
+                  ratio:float=2., # the chosen size must lead the runner-up by this factor
+                 ) -> dict:
+    "The chosen index, its ratio to the runner-up, whether that is >= `ratio`, and the TV distance from uniform."
+    p = torch.as_tensor(probs, dtype=torch.float64)
+    top = p.topk(min(2, len(p))).values
+    r = float(top[0] / top[1]) if len(p) > 1 and top[1] > 0 else math.inf
+    return dict(alpha=p.tolist(), chosen=int(p.argmax()), ratio=r, decided=r >= ratio, tv=0.5 * float((p - 1 / len(p)).abs().sum()))
+
+@torch.no_grad()
+def type_tv(conn:MotifConnectivity, # a searched connectivity
+            index:int|None=None, # motif-size index (default: the fixed one, else the leading one)
+           ) -> torch.Tensor:
+    "Total-variation distance from uniform of the type distribution of every slot of one motif size, [slots]."
+    j = index if index is not None else (int(conn.fixed_index) if conn.fixed_index >= 0 else int(conn.size_logits.argmax()))
+    P = torch.softmax(conn.type_logits[j].detach().double(), 0)
+    return 0.5 * (P - 1 / P.shape[0]).abs().sum(0)
+
+# %% ../nbs/06_search.ipynb #76834490
+class UndecidedSearchWarning(UserWarning):
+    "The motif size was fixed while alpha_v was close to uniform."
+
+def undecided_message(dec:dict, # `size_decision` at the fix
+                      motif_sizes:list, # the candidate sizes
+                      k_fix:int|None, # architecture steps before the fix (None: unknown)
+                      arch_lr:float, # the Adam step size used
+                      ratio:float=2., # the decision threshold
+                     ) -> str:
+    "The undecided-search warning: alpha_v at the fix, the ratio, the step budget, and what to change."
+    a = ', '.join(f"{v}: {p:.3f}" for v, p in zip(motif_sizes, dec['alpha']))
+    steps = (f"{k_fix} architecture steps at arch_lr {arch_lr:.3g} let a logit move at most {k_fix * arch_lr:.3g}"
+             if k_fix else f"arch_lr {arch_lr:.3g}")
+    return (f"undecided search: at the fix alpha_v = [{a}]; size {motif_sizes[dec['chosen']]} leads the runner-up by only "
+            f"{dec['ratio']:.3f}x (< {ratio:g}x), TV from uniform {dec['tv']:.4f}. {steps}. The chosen size is close to a coin flip: "
+            f"raise cfg.arch_travel (or leave cfg.arch_lr=None for the calibrated step), add search epochs or weight-only "
+            f"warm-up epochs (cfg.warmup_epochs), or fix the size later (cfg.fix_size_frac).")
+
 # %% ../nbs/06_search.ipynb #c69c061c
 def tensor_batches(x:torch.Tensor, # time-major samples [T, S, ...]
                    y:torch.Tensor, # labels [S]
@@ -231,7 +330,7 @@ def tensor_batches(x:torch.Tensor, # time-major samples [T, S, ...]
         return [(x[:, order[i:i + batch_size]], y[order[i:i + batch_size]]) for i in range(0, len(order), batch_size)]
     return epoch_batches
 
-# %% ../nbs/06_search.ipynb #e5d08594
+# %% ../nbs/06_search.ipynb #73558c4b
 def _epoch_iter(data, epoch): return iter(data(epoch) if callable(data) else data)
 
 def _scml_layers(model):
@@ -246,6 +345,8 @@ def _mean(stats, key):
     v = [s[key] for s in stats if key in s]
     return sum(v) / len(v) if v else float('nan')
 
+def _avg(v): return sum(v) / len(v) if v else float('nan')
+
 @torch.no_grad()
 def evaluate(model:nn.Module, # the network
              batches:Iterable, # (x, y) batches
@@ -256,6 +357,7 @@ def evaluate(model:nn.Module, # the network
     stats = [loss_fn(model, x.to(dev), y.to(dev))[1] for x, y in batches]
     return dict(loss=_mean(stats, 'loss'), acc=_acc(stats), rate=_mean(stats, 'rate'))
 
+# %% ../nbs/06_search.ipynb #a7568778
 def _search_batches(train, valid, epoch):
     "Yield (x_tr, y_tr, x_va, y_va, ip_batch) for one search epoch; validation batches wrap around."
     it, va_it = _epoch_iter(train, epoch), _epoch_iter(valid, epoch)
@@ -280,6 +382,146 @@ def _search_row(h):
     return dict(epoch=h['epoch'], train_loss=h['train_loss'], train_acc=h['train_acc'], valid_loss=h['valid_loss'],
                 valid_acc=h['valid_acc'], rate=h['rate'], ip_rate=h['ip_rate'], time=h['time'])
 
+def _n_batches(train):
+    "Search-train batches per epoch = architecture steps per epoch."
+    try: return len(train(0) if callable(train) and not hasattr(train, '__iter__') else train)
+    except TypeError: raise ValueError("the search-train batches have no len(); set cfg.arch_lr explicitly "
+                                       "(the calibrated rule needs the number of architecture steps)") from None
+
+# %% ../nbs/06_search.ipynb #b031ffa0
+def _search_setup(model, train, valid, cfg, loss_fn, device, dist, nan_guard):
+    "Optimisers, IP and the calibrated architecture step of a fresh search."
+    from types import SimpleNamespace
+    loss_fn, (train, valid), par, main = _loop_setup(model, loss_fn or count_loss_fn(cfg.desired, cfg.undesired), device, dist, (train, valid))
+    arch_all = list(model.arch_parameters())
+    if not arch_all: raise ValueError("model has no architecture parameters to search (dense or feed-forward hidden layer?)")
+    try: nb = _n_batches(train)
+    except ValueError:
+        if cfg.arch_lr is None: raise
+        nb = None                                                         # an explicit arch_lr needs no step count
+    k_fix = arch_steps(nb, cfg.epochs, cfg.fix_size_frac, cfg.warmup_epochs) if nb else None
+    k_all = (cfg.epochs - cfg.warmup_epochs) * nb if nb else None
+    arch_lr = cfg.arch_lr if cfg.arch_lr is not None else (calibrated_arch_lr(k_fix or k_all, cfg.arch_travel) if (k_fix or k_all) else 0.)
+    a_opt = torch.optim.Adam(arch_all, lr=arch_lr, betas=cfg.arch_betas, weight_decay=cfg.arch_weight_decay)
+    # IP adapts R and tau of LIF SC-ML layers; ALIF layers co-train their time constants instead
+    ip = (SpikingIP(model, cfg.ip_cfg, batch_mean=par.batch_mean if par else None)
+          if cfg.ip and any(isinstance(m, SCML) for m in model.modules()) else None)
+    return SimpleNamespace(model=model, cfg=cfg, loss_fn=loss_fn, train=train, valid=valid, par=par, main=main, ip=ip,
+                           dev=next(model.parameters()).device, w_opt=torch.optim.Adam(model.weight_parameters(), lr=cfg.lr), a_opt=a_opt,
+                           arch_lr=arch_lr, k_fix=k_fix, xi=cfg.lr if cfg.xi is None else cfg.xi, nan_guard=nan_guard,
+                           fix_epoch=cfg.fix_epoch, layers=_scml_layers(model), history=[],
+                           start_epoch=0, start_it=0, partial=None, mf=None, step=None)
+
+# %% ../nbs/06_search.ipynb #e610c134
+def _search_save(s, checkpoint, epoch, it, part):
+    from hrmas.train import save_checkpoint
+    if checkpoint is None or not s.main: return
+    save_checkpoint(checkpoint, s.model, {'weights': s.w_opt, 'arch': s.a_opt}, epoch, it,
+                    config=asdict(s.cfg) | {'ip_cfg': asdict(s.cfg.ip_cfg)}, phase='search', history=s.history, partial=part,
+                    ip_bounds=s.ip.bounds if s.ip is not None else None)
+
+def _search_resume(s, checkpoint):
+    "Load a search checkpoint into the state; return the progress message."
+    from hrmas.train import load_checkpoint
+    phase = load_checkpoint(checkpoint, restore_rng=False)['extra'].get('phase')      # check the kind before loading
+    if phase != 'search': raise ValueError(f"{checkpoint} is not a search checkpoint (phase {phase!r})")
+    ck = load_checkpoint(checkpoint, s.model, {'weights': s.w_opt, 'arch': s.a_opt}, map_location=s.dev)
+    s.start_epoch, s.start_it, s.history, s.partial = ck['epoch'], ck['step'], ck['extra']['history'], ck['extra']['partial']
+    if s.ip is not None: s.ip.bounds = ck['extra']['ip_bounds']           # bounds from the initial R, tau, not the adapted ones
+    return f"resumed search at epoch {s.start_epoch + 1}, iteration {s.start_it} from {checkpoint}"
+
+# %% ../nbs/06_search.ipynb #51677b58
+def _arch_step(s, x_tr, y_tr, x_va, y_va, part):
+    "1a. The architecture step (weights restored inside `arch_gradient`), in float32."
+    from hrmas.train import check_gradients
+    A = list(s.model.arch_parameters())
+    grads, info = arch_gradient(s.model, lambda: s.loss_fn(s.model, x_tr, y_tr), lambda: s.loss_fn(s.model, x_va, y_va), s.xi,
+                                s.cfg.order, reduce=s.par.all_reduce_ if s.par else None)
+    s.a_opt.zero_grad(set_to_none=True)
+    for p, g in zip(A, grads): p.grad = g
+    if s.nan_guard: check_gradients(s.model)
+    s.a_opt.step()
+    part['va'].append(info['valid'][1]); part['h'].append(info['h_norm']); part['c'].append(info['corr_norm'])
+    sl = getattr(s.layers[0].conn, 'size_logits', None) if s.layers else None
+    g = next((g for p, g in zip(A, grads) if p is sl), None)
+    if g is not None: part.setdefault('g', []).append(g.tolist())
+
+def _weight_step(s, x_tr, y_tr, part):
+    "1b. The weight step, then the clamps."
+    s.w_opt.zero_grad(set_to_none=True)
+    with s.step.autocast(): loss, st = s.loss_fn(s.model, x_tr, y_tr)
+    s.step.backward(loss); s.step.step(s.w_opt, s.model.weight_parameters()); s.model.clamp_()
+    part['tr'].append(st)
+
+def _iteration(s, batch, part, warm):
+    x_tr, y_tr, x_va, y_va, x_ip = (b.to(s.dev) for b in batch)
+    if warm:
+        with torch.no_grad(): part['va'].append(s.loss_fn(s.model, x_va, y_va)[1])
+    else: _arch_step(s, x_tr, y_tr, x_va, y_va, part)
+    _weight_step(s, x_tr, y_tr, part)
+    if s.ip is not None: part['ip'].append(s.ip.run(s.model, x_ip))        # 2. IP window: the next search-train batch
+
+# %% ../nbs/06_search.ipynb #45339077
+def _fix_sizes(s):
+    "Fix the motif size of every searched layer; return alpha_v of each just before."
+    out = []
+    for l in s.layers:
+        if l.conn.__class__.__name__ == 'MotifConnectivity' and l.conn.fixed_index < 0:
+            out.append(l.conn.size_probs().tolist()); l.conn.fix_motif_size()
+    return out or None
+
+def _size_grad_stats(gs):
+    "Mean norm, mean vector and RMS vector of the per-step size-logit gradients of one epoch."
+    if not gs: return None, None, None
+    G = torch.tensor(gs, dtype=torch.float64)
+    return float(G.norm(dim=1).mean()), G.mean(0).tolist(), G.pow(2).mean(0).sqrt().tolist()
+
+def _epoch_record(s, epoch, part, dt):
+    tr, va = part['tr'], part['va']
+    gn, gm, grms = _size_grad_stats(part.get('g'))
+    return dict(epoch=epoch, train_loss=_mean(tr, 'loss'), train_acc=_acc(tr), valid_loss=_mean(va, 'loss'), valid_acc=_acc(va),
+                rate=_mean(tr, 'rate'), ip_rate=_avg(part['ip']) if part['ip'] else None, h_norm=_avg(part['h']), corr_norm=_avg(part['c']),
+                arch_steps=len(part['h']), size_grad_norm=gn, size_grad_mean=gm, size_grad_rms=grms, alpha_at_fix=part.get('fix'),
+                size_logits=[l.conn.size_logits.tolist() for l in s.layers if hasattr(l.conn, 'size_logits')],
+                size_probs=[l.conn.size_probs().tolist() for l in s.layers if hasattr(l.conn, 'size_probs')],
+                type_dist=[l.conn.type_distribution().tolist() for l in s.layers if hasattr(l.conn, 'type_distribution')], time=dt)
+
+# %% ../nbs/06_search.ipynb #de1f2181
+def _search_epoch(s, epoch, checkpoint, every, pr):
+    t0 = time.time()
+    resumed = s.partial is not None and epoch == s.start_epoch
+    part = s.partial if resumed else dict(tr=[], va=[], ip=[], h=[], c=[], g=[], fix=None, time=0.)
+    if epoch == s.fix_epoch and part.get('fix') is None: part['fix'] = _fix_sizes(s)
+    for k, batch in enumerate(_search_batches(s.train, s.valid, epoch)):
+        if epoch == s.start_epoch and k < s.start_it: continue            # done before the interruption
+        _iteration(s, batch, part, warm=epoch < s.cfg.warmup_epochs)
+        if every and (k + 1) % every == 0: _search_save(s, checkpoint, epoch, k + 1, part | {'time': part['time'] + time.time() - t0})
+    rec = _epoch_record(s, epoch, part, part['time'] + time.time() - t0)
+    s.history.append(rec)
+    _search_save(s, checkpoint, epoch + 1, 0, None)
+    if s.mf is not None: s.mf.append(dict(phase='search', **_search_row(rec)))
+    sp = ' '.join(f"{v}:{p:.3f}" for v, p in zip(s.layers[0].conn.motif_sizes, rec['size_probs'][0])) if s.layers and rec['size_probs'] else ''
+    pr.update(epoch + 1, loss=f"{rec['train_loss']:.3f}/{rec['valid_loss']:.3f}", acc=f"{rec['train_acc']:.3f}/{rec['valid_acc']:.3f}",
+              rate=f"{rec['rate']:.3f}", alpha_v=f"[{sp}]")
+
+# %% ../nbs/06_search.ipynb #066e4e13
+def _search_result(s):
+    fix = next((h['alpha_at_fix'] for h in s.history if h.get('alpha_at_fix')), None)
+    if fix is None: fix = [l.conn.size_probs().tolist() for l in s.layers if hasattr(l.conn, 'size_probs')]
+    decs = [size_decision(p, s.cfg.decide_ratio) for p in fix]
+    tvs = [type_tv(l.conn).tolist() for l in s.layers if hasattr(l.conn, 'type_logits')]
+    warn = None
+    if decs and not all(d['decided'] for d in decs):
+        d = next(d for d in decs if not d['decided'])
+        warn = undecided_message(d, s.layers[0].conn.motif_sizes, s.k_fix, s.arch_lr, s.cfg.decide_ratio)
+        if s.main: warnings.warn(warn, UndecidedSearchWarning, stacklevel=3)
+    genotype = s.model.genotype() if hasattr(s.model, 'genotype') else (s.layers[0].conn.discretize() if s.layers else None)
+    return dict(genotype=genotype, history=s.history, model=s.model, w_opt=s.w_opt, a_opt=s.a_opt, ip=s.ip, config=s.cfg,
+                arch_lr=s.arch_lr, arch_steps=s.k_fix, alpha_at_fix=fix[0] if fix else None, decisions=decs,
+                decided=bool(decs) and all(d['decided'] for d in decs), ratio=decs[0]['ratio'] if decs else None,
+                type_tv=tvs[0] if tvs else None, warning=warn)
+
+# %% ../nbs/06_search.ipynb #e5d08594
 def hrmas_search(model:nn.Module, # exposes arch_parameters(), weight_parameters(), clamp_()
                  train, # search-train batches: iterable of (x, y) or callable epoch -> iterable
                  valid, # search-valid batches, likewise
@@ -295,86 +537,92 @@ def hrmas_search(model:nn.Module, # exposes arch_parameters(), weight_parameters
                  device=None, # move the model here first ('cuda', 'cpu', ...; None: leave it where it is)
                  dist=None, # `hrmas.distributed.DistContext` of a data-parallel run (None: one process)
                 ) -> dict:
-    "Phase 1 of HRMAS: alternate architecture, weight and IP steps; return genotype, history and state."
-    from hrmas.train import save_checkpoint, load_checkpoint, Progress, TrainStep, metrics_file, check_gradients
-    cfg = cfg or SearchConfig()
-    loss_fn, (train, valid), par, main = _loop_setup(model, loss_fn or count_loss_fn(cfg.desired, cfg.undesired), device, dist, (train, valid))
-    dev = next(model.parameters()).device
-    w_opt = torch.optim.Adam(model.weight_parameters(), lr=cfg.lr)
-    arch_all = list(model.arch_parameters())
-    if not arch_all: raise ValueError("model has no architecture parameters to search (dense or feed-forward hidden layer?)")
-    a_opt = torch.optim.Adam(arch_all, lr=cfg.arch_lr, betas=cfg.arch_betas, weight_decay=cfg.arch_weight_decay)
-    # IP adapts R and tau of LIF SC-ML layers; ALIF layers co-train their time constants instead
-    ip = (SpikingIP(model, cfg.ip_cfg, batch_mean=par.batch_mean if par else None)
-          if cfg.ip and any(isinstance(m, SCML) for m in model.modules()) else None)
-    xi = cfg.lr if cfg.xi is None else cfg.xi
-    fix_epoch, layers, history = round(cfg.fix_size_frac * cfg.epochs), _scml_layers(model), []
-    start_epoch, start_it, partial, msgs = 0, 0, None, []
-    if resume and checkpoint is not None and Path(checkpoint).exists():
-        phase = load_checkpoint(checkpoint, restore_rng=False)['extra'].get('phase')      # check the kind before loading
-        if phase != 'search': raise ValueError(f"{checkpoint} is not a search checkpoint (phase {phase!r})")
-        ck = load_checkpoint(checkpoint, model, {'weights': w_opt, 'arch': a_opt}, map_location=dev)
-        start_epoch, start_it, history, partial = ck['epoch'], ck['step'], ck['extra']['history'], ck['extra']['partial']
-        if ip is not None: ip.bounds = ck['extra']['ip_bounds']           # bounds from the initial R, tau, not the adapted ones
-        msgs.append(f"resumed search at epoch {start_epoch + 1}, iteration {start_it} from {checkpoint}")
-    pr = Progress(cfg.epochs, 'search', log=log if main else None, start=start_epoch)
+    "Phase 1 of HRMAS: alternate architecture, weight and IP steps; return genotype, decision, history and state."
+    from hrmas.train import Progress, TrainStep, metrics_file
+    s = _search_setup(model, train, valid, cfg or SearchConfig(), loss_fn, device, dist, nan_guard)
+    msgs = [_search_resume(s, checkpoint)] if resume and checkpoint is not None and Path(checkpoint).exists() else []
+    pr = Progress(s.cfg.epochs, 'search', log=log if s.main else None, start=s.start_epoch)
     for m in msgs: pr.write(m)
-    mf = metrics_file(metrics) if main else None
-    if mf is not None: mf.replace_phase('search', [_search_row(h) for h in history])
-    def save(epoch, it, part):
-        if checkpoint is None or not main: return
-        save_checkpoint(checkpoint, model, {'weights': w_opt, 'arch': a_opt}, epoch, it, config=asdict(cfg) | {'ip_cfg': asdict(cfg.ip_cfg)},
-                        phase='search', history=history, partial=part, ip_bounds=ip.bounds if ip is not None else None)
-    step = TrainStep(model, amp=amp, nan_guard=nan_guard, clip=cfg.grad_clip, dist=par)
+    s.mf = metrics_file(metrics) if s.main else None
+    if s.mf is not None: s.mf.replace_phase('search', [_search_row(h) for h in s.history])
+    s.step = TrainStep(model, amp=amp, nan_guard=nan_guard, clip=s.cfg.grad_clip, dist=s.par)
     try:
-        for epoch in range(start_epoch, cfg.epochs):
-            t0 = time.time()
-            if epoch == fix_epoch:
-                for l in layers:
-                    if l.conn.__class__.__name__ == 'MotifConnectivity' and l.conn.fixed_index < 0: l.conn.fix_motif_size()
-            part = partial if (partial is not None and epoch == start_epoch) else dict(tr=[], va=[], ip=[], h=[], c=[], time=0.)
-            for k, batch in enumerate(_search_batches(train, valid, epoch)):
-                if epoch == start_epoch and k < start_it: continue            # done before the interruption
-                x_tr, y_tr, x_va, y_va, x_ip = (b.to(dev) for b in batch)
-                # 1a. architecture step (weights restored inside arch_gradient), in float32
-                A = list(model.arch_parameters())
-                grads, info = arch_gradient(model, lambda: loss_fn(model, x_tr, y_tr), lambda: loss_fn(model, x_va, y_va), xi, cfg.order,
-                                            reduce=par.all_reduce_ if par else None)
-                a_opt.zero_grad(set_to_none=True)
-                for p, g in zip(A, grads): p.grad = g
-                if nan_guard: check_gradients(model)
-                a_opt.step()
-                part['va'].append(info['valid'][1]); part['h'].append(info['h_norm']); part['c'].append(info['corr_norm'])
-                # 1b. weight step with the new alpha
-                w_opt.zero_grad(set_to_none=True)
-                with step.autocast(): loss, st = loss_fn(model, x_tr, y_tr)
-                step.backward(loss); step.step(w_opt, model.weight_parameters()); model.clamp_()
-                part['tr'].append(st)
-                # 2. IP window: the next search-train batch
-                if ip is not None: part['ip'].append(ip.run(model, x_ip))
-                if checkpoint_every and (k + 1) % checkpoint_every == 0: save(epoch, k + 1, part | {'time': part['time'] + time.time() - t0})
-            tr_stats, va_stats, ip_rates, h_norms, c_norms = part['tr'], part['va'], part['ip'], part['h'], part['c']
-            rec = dict(epoch=epoch, train_loss=_mean(tr_stats, 'loss'), train_acc=_acc(tr_stats), valid_loss=_mean(va_stats, 'loss'),
-                       valid_acc=_acc(va_stats), rate=_mean(tr_stats, 'rate'), ip_rate=sum(ip_rates) / len(ip_rates) if ip_rates else None,
-                       h_norm=sum(h_norms) / len(h_norms), corr_norm=sum(c_norms) / len(c_norms),
-                       size_probs=[l.conn.size_probs().tolist() for l in layers if hasattr(l.conn, 'size_probs')],
-                       type_dist=[l.conn.type_distribution().tolist() for l in layers if hasattr(l.conn, 'type_distribution')],
-                       time=part['time'] + time.time() - t0)
-            history.append(rec)
-            save(epoch + 1, 0, None)
-            if mf is not None: mf.append(dict(phase='search', **_search_row(rec)))
-            sp = ' '.join(f"{v}:{p:.3f}" for v, p in zip(layers[0].conn.motif_sizes, rec['size_probs'][0])) if layers and rec['size_probs'] else ''
-            pr.update(epoch + 1, loss=f"{rec['train_loss']:.3f}/{rec['valid_loss']:.3f}", acc=f"{rec['train_acc']:.3f}/{rec['valid_acc']:.3f}",
-                      rate=f"{rec['rate']:.3f}", alpha_v=f"[{sp}]")
-    finally: step.close(); pr.close()
-    genotype = model.genotype() if hasattr(model, 'genotype') else (layers[0].conn.discretize() if layers else None)
-    return dict(genotype=genotype, history=history, model=model, w_opt=w_opt, a_opt=a_opt, ip=ip, config=cfg)
+        for epoch in range(s.start_epoch, s.cfg.epochs): _search_epoch(s, epoch, checkpoint, checkpoint_every, pr)
+    finally: s.step.close(); pr.close()
+    return _search_result(s)
 
-# %% ../nbs/06_search.ipynb #d9893352
+# %% ../nbs/06_search.ipynb #bc61c139
+def search_summary(res:dict, # `hrmas_search(...)`
+                   method:str|None=None, # training method to name (None: read from the model's output layer)
+                  ) -> dict:
+    "alpha_at_fix, decided, ratio, type distances and warning of a search, and its one-line description."
+    cfg, m = res['config'], res['model']
+    method = method or ('alif/bptt' if getattr(m, 'neuron', 'lif') == 'alif' else getattr(getattr(m, 'out', None), 'method', '?'))
+    tv = torch.tensor(res['type_tv'] or [float('nan')])
+    sizes = _scml_layers(m)[0].conn.motif_sizes if _scml_layers(m) else []
+    d = dict(alpha_at_fix=res['alpha_at_fix'], decided=res['decided'], ratio=res['ratio'], arch_lr=res['arch_lr'], arch_steps=res['arch_steps'],
+             type_tv_median=float(tv.median()), type_tv_frac=float((tv >= 0.05).double().mean()), warning=res['warning'])
+    a = ', '.join(f"{v}: {p:.3f}" for v, p in zip(sizes, res['alpha_at_fix'] or []))
+    steps = f"arch_lr {res['arch_lr']:.3g}" + (f" over {res['arch_steps']} steps before the fix" if res['arch_steps'] else '')
+    d['line'] = (f"search ({method}, {'second' if cfg.order == 2 else 'first'}-order DARTS, {steps}): "
+                 f"{'decided' if res['decided'] else 'NOT decided'}, alpha_v at the fix [{a}], "
+                 f"{res['ratio']:.2f}x the runner-up; type distributions >= 0.05 from uniform on {100 * d['type_tv_frac']:.0f}% of the slots")
+    return d
+
+# %% ../nbs/06_search.ipynb #6506b173
+def phase_split(n:int, # training samples
+                seed:int=0, # seed of the split
+                select_frac:float=0.1, # fraction held out to select the phase-2 epoch (0: none, the paper's protocol)
+               ) -> dict:
+    "Seeded indices: 'select' (held out from both phases), 'train' (the rest), its halves 'weights' / 'arch' for the search."
+    if not 0 <= select_frac < 1: raise ValueError(f"select_frac must lie in [0, 1), got {select_frac}")
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed + 7919)).tolist()
+    k = round(select_frac * n)
+    sel, rest = sorted(perm[:k]), sorted(perm[k:])
+    sp = search_split(len(rest), seed)
+    return dict(select=sel, train=rest, weights=[rest[i] for i in sp['weights']], arch=[rest[i] for i in sp['arch']], seed=seed)
+
+# %% ../nbs/06_search.ipynb #83284989
 def _train_row(h):
-    return dict(epoch=h['epoch'], train_loss=h['train_loss'], train_acc=h['train_acc'], rate=h['rate'],
+    sel = {k: h[k] for k in ('valid_loss', 'valid_acc') if k in h}                  # only with a selection set
+    return dict(epoch=h['epoch'], train_loss=h['train_loss'], train_acc=h['train_acc'], rate=h['rate'], **sel,
                 test_loss=h['test_loss'], test_acc=h['test_acc'], test_rate=h['test_rate'], time=h['time'])
 
+_NAN_EV = dict(loss=float('nan'), acc=float('nan'), rate=float('nan'))
+
+def _train_epoch(model, opt, step, train, valid, test, loss_fn, dev, epoch):
+    t0, stats = time.time(), []
+    for x, y in _epoch_iter(train, epoch):
+        x, y = x.to(dev), y.to(dev)
+        opt.zero_grad(set_to_none=True)
+        with step.autocast(): loss, st = loss_fn(model, x, y)
+        step.backward(loss); step.step(opt, model.weight_parameters())
+        model.clamp_(); stats.append(st)
+    va = evaluate(model, valid, loss_fn) if valid is not None else _NAN_EV
+    ev = evaluate(model, test, loss_fn) if test is not None else _NAN_EV
+    sel = dict(valid_loss=va['loss'], valid_acc=va['acc']) if valid is not None else {}
+    return dict(epoch=epoch, train_loss=_mean(stats, 'loss'), train_acc=_acc(stats), rate=_mean(stats, 'rate'), **sel,
+                test_loss=ev['loss'], test_acc=ev['acc'], test_rate=ev['rate'], time=time.time() - t0)
+
+def _train_resume(model, opt, checkpoint, dev):
+    "Load a phase-2 checkpoint (the kind checked first); return history, start epoch and the progress message."
+    from hrmas.train import load_checkpoint
+    phase = load_checkpoint(checkpoint, restore_rng=False)['extra'].get('phase')
+    if phase != 'train': raise ValueError(f"{checkpoint} is not a phase-2 checkpoint (phase {phase!r})")
+    ck = load_checkpoint(checkpoint, model, {'weights': opt}, map_location=dev)
+    return ck['extra']['history'], ck['epoch'], [f"resumed training at epoch {ck['epoch'] + 1} from {checkpoint}"]
+
+def _train_result(history, model, opt):
+    "Selected (best selection accuracy, then lowest selection loss; the last epoch without a selection set) and last epoch."
+    if not history: return dict(history=history, selected_epoch=None, selected_acc=float('nan'), final_acc=float('nan'), best_test_acc=float('nan'),
+                                best_acc=float('nan'), rate=float('nan'), model=model, opt=opt)
+    has_va = 'valid_acc' in history[-1]
+    sel = max(history, key=lambda h: (h['valid_acc'], -h['valid_loss'], h['epoch'])) if has_va else history[-1]
+    best = max(h['test_acc'] for h in history)
+    return dict(history=history, selected_epoch=sel['epoch'], selected_acc=sel['test_acc'], selected_valid_acc=sel.get('valid_acc'),
+                final_acc=history[-1]['test_acc'], best_test_acc=best, best_acc=best, rate=history[-1]['test_rate'], model=model, opt=opt)
+
+# %% ../nbs/06_search.ipynb #d9893352
 def train_fixed(model:nn.Module, # network with weight_parameters() and clamp_()
                 train, # batches: iterable or callable epoch -> iterable
                 test:Iterable|None, # test batches (used for evaluation only)
@@ -388,20 +636,15 @@ def train_fixed(model:nn.Module, # network with weight_parameters() and clamp_()
                 amp:bool|str=False, # mixed precision (see `hrmas.train.TrainStep`)
                 device=None, # move the model here first (None: leave it where it is)
                 dist=None, # `hrmas.distributed.DistContext` of a data-parallel run (None: one process)
+                valid:Iterable|None=None, # held-out selection batches: the reported epoch is the best on these (None: the last)
                ) -> dict:
-    "Phase 2: train a fixed architecture, evaluate on the test set each epoch; return history and metrics."
-    from hrmas.train import save_checkpoint, load_checkpoint, Progress, TrainStep, metrics_file
+    "Phase 2: train a fixed architecture; return history, the selection-chosen and the last epoch's test accuracy."
+    from hrmas.train import save_checkpoint, Progress, TrainStep, metrics_file
     cfg = cfg or SearchConfig()
-    loss_fn, (train, test), par, main = _loop_setup(model, loss_fn or count_loss_fn(cfg.desired, cfg.undesired), device, dist, (train, test))
+    loss_fn, (train, valid, test), par, main = _loop_setup(model, loss_fn or count_loss_fn(cfg.desired, cfg.undesired), device, dist, (train, valid, test))
     dev = next(model.parameters()).device
     opt = torch.optim.Adam(model.weight_parameters(), lr=cfg.lr)
-    history, start, msgs = [], 0, []
-    if resume and checkpoint is not None and Path(checkpoint).exists():
-        phase = load_checkpoint(checkpoint, restore_rng=False)['extra'].get('phase')      # check the kind before loading
-        if phase != 'train': raise ValueError(f"{checkpoint} is not a phase-2 checkpoint (phase {phase!r})")
-        ck = load_checkpoint(checkpoint, model, {'weights': opt}, map_location=dev)
-        start, history = ck['epoch'], ck['extra']['history']
-        msgs.append(f"resumed training at epoch {start + 1} from {checkpoint}")
+    history, start, msgs = ([], 0, []) if not (resume and checkpoint is not None and Path(checkpoint).exists()) else _train_resume(model, opt, checkpoint, dev)
     pr = Progress(cfg.retrain_epochs, 'train', log=log if main else None, start=start)
     for m in msgs: pr.write(m)
     mf = metrics_file(metrics) if main else None
@@ -409,26 +652,13 @@ def train_fixed(model:nn.Module, # network with weight_parameters() and clamp_()
     step = TrainStep(model, amp=amp, nan_guard=nan_guard, clip=cfg.grad_clip, dist=par)
     try:
         for epoch in range(start, cfg.retrain_epochs):
-            t0, stats = time.time(), []
-            for x, y in _epoch_iter(train, epoch):
-                x, y = x.to(dev), y.to(dev)
-                opt.zero_grad(set_to_none=True)
-                with step.autocast(): loss, st = loss_fn(model, x, y)
-                step.backward(loss); step.step(opt, model.weight_parameters())
-                model.clamp_(); stats.append(st)
-            ev = evaluate(model, test, loss_fn) if test is not None else dict(loss=float('nan'), acc=float('nan'), rate=float('nan'))
-            rec = dict(epoch=epoch, train_loss=_mean(stats, 'loss'), train_acc=_acc(stats), rate=_mean(stats, 'rate'),
-                       test_loss=ev['loss'], test_acc=ev['acc'], test_rate=ev['rate'], time=time.time() - t0)
-            history.append(rec)
+            rec = _train_epoch(model, opt, step, train, valid, test, loss_fn, dev, epoch); history.append(rec)
             if checkpoint is not None and main:
-                save_checkpoint(checkpoint, model, {'weights': opt}, epoch + 1, 0, config=asdict(cfg) | {'ip_cfg': asdict(cfg.ip_cfg)},
-                                phase='train', history=history)
+                save_checkpoint(checkpoint, model, {'weights': opt}, epoch + 1, 0, config=asdict(cfg) | {'ip_cfg': asdict(cfg.ip_cfg)}, phase='train', history=history)
             if mf is not None: mf.append(dict(phase='train', **_train_row(rec)))
             pr.update(epoch + 1, loss=f"{rec['train_loss']:.3f}", acc=f"{rec['train_acc']:.3f}", test=f"{rec['test_acc']:.3f}", rate=f"{rec['rate']:.3f}")
     finally: step.close(); pr.close()
-    accs = [h['test_acc'] for h in history]
-    return dict(history=history, best_acc=max(accs) if accs else float('nan'), final_acc=accs[-1] if accs else float('nan'),
-                rate=history[-1]['test_rate'] if history else float('nan'), model=model, opt=opt)
+    return _train_result(history, model, opt)
 
 # %% ../nbs/06_search.ipynb #7dd618fc
 def run_hrmas(make_net:Callable, # (ablation, genotype or None) -> network
@@ -438,27 +668,27 @@ def run_hrmas(make_net:Callable, # (ablation, genotype or None) -> network
               ablation:str='hrmas', # a key of ABLATIONS
               log:Callable|None=print, # progress lines
              ) -> dict:
-    "One HRMAS run (or a baseline) on tensors: returns genotype, search history, phase-2 metrics and wall time."
+    "One HRMAS run (or a baseline) on tensors: returns genotype, decision, search history, phase-2 metrics and wall time."
     cfg = copy.deepcopy(cfg or SearchConfig())
     if ablation not in ABLATIONS: raise ValueError(f"unknown ablation {ablation!r}; choose from {list(ABLATIONS)}")
     a, t0 = ABLATIONS[ablation], time.time()
     cfg.ip = cfg.ip and a['ip']
     set_seed(cfg.seed)
-    search = genotype = split = None
+    search = genotype = None
+    split = phase_split(len(y_train), cfg.seed, cfg.select_frac)   # recorded in the result
+    bt = lambda idx, seed, shuffle=True: tensor_batches(x_train, y_train, cfg.batch_size, torch.tensor(idx, dtype=torch.long), shuffle, seed)
     if a['search']:
-        split = search_split(len(y_train), cfg.seed)   # recorded in the result
-        tr, va = torch.tensor(split['weights']), torch.tensor(split['arch'])
-        net = make_net(ablation, None)
-        search = hrmas_search(net, tensor_batches(x_train, y_train, cfg.batch_size, tr, seed=cfg.seed),
-                              tensor_batches(x_train, y_train, cfg.batch_size, va, seed=cfg.seed + 1), cfg, log=log)
+        search = hrmas_search(make_net(ablation, None), bt(split['weights'], cfg.seed), bt(split['arch'], cfg.seed + 1), cfg, log=log)
         genotype = search['genotype']
     set_seed(cfg.seed + 1)
     net = make_net(ablation, genotype)                        # fresh weights, R = tau = tau_m
     test = tensor_batches(x_test, y_test, cfg.batch_size, shuffle=False)(0)
-    final = train_fixed(net, tensor_batches(x_train, y_train, cfg.batch_size, seed=cfg.seed + 2), test, cfg, log=log)
-    return dict(ablation=ablation, genotype=genotype, split=split, search_history=search['history'] if search else None,
-                best_acc=final['best_acc'], final_acc=final['final_acc'], rate=final['rate'],
-                train_history=final['history'], model=net, wall_time=time.time() - t0)
+    valid = bt(split['select'], 0, False)(0) if split['select'] else None
+    final = train_fixed(net, bt(split['train'], cfg.seed + 2), test, cfg, log=log, valid=valid)
+    dec = {k: search[k] for k in ('alpha_at_fix', 'decided', 'ratio', 'type_tv', 'warning', 'arch_lr', 'arch_steps')} if search else {}
+    return dict(ablation=ablation, genotype=genotype, split=split, search_history=search['history'] if search else None, **dec,
+                selected_acc=final['selected_acc'], selected_epoch=final['selected_epoch'], best_acc=final['best_acc'],
+                final_acc=final['final_acc'], rate=final['rate'], train_history=final['history'], model=net, wall_time=time.time() - t0)
 
 # %% ../nbs/06_search.ipynb #f61a3c25
 def plot_search_history(history:list, # `hrmas_search(...)['history']`
@@ -482,3 +712,53 @@ def plot_search_history(history:list, # `hrmas_search(...)['history']`
     for a in ax: a.set_xlabel('epoch')
     fig.tight_layout()
     return fig
+
+# %% ../nbs/06_search.ipynb #17e45cbc
+def random_genotype(n:int, # neurons in the layer
+                    motif_sizes, # candidate sizes (each must divide n)
+                    lateral:bool=True, # with lateral links (as the searched layer)
+                    seed:int=0, # seed of the draw
+                   ) -> Genotype:
+    "A genotype drawn uniformly from the SC-ML search space: a motif size, then each slot's type among E, I, none."
+    g = torch.Generator().manual_seed(seed)
+    v = list(motif_sizes)[int(torch.randint(len(motif_sizes), (1,), generator=g))]
+    ch = lambda k: ''.join('EI0'[int(i)] for i in torch.randint(3, (k,), generator=g))
+    return Genotype(n, v, intra=[ch(v) for _ in range(v)], lateral=[ch(v), ch(v)] if lateral else None, lateral_links=lateral)
+
+def rank_among(value:float, # the searched architecture's accuracy
+               others:list, # the random architectures' accuracies
+              ) -> float:
+    "Fraction of `others` below `value`, ties counted half (0: worst, 1: best)."
+    return (sum(o < value for o in others) + 0.5 * sum(o == value for o in others)) / len(others)
+
+# %% ../nbs/06_search.ipynb #3634e2ca
+def kfold_split(n:int, # pooled samples
+                k:int, # folds
+                fold:int, # which fold is the test set (e.g. the seed)
+                seed:int=0, # seed of the one permutation shared by all folds
+               ) -> dict:
+    "Seeded k-fold split of n pooled samples: 'test' is fold `fold`, 'train' the rest (both sorted)."
+    if not 0 <= fold < k: raise ValueError(f"fold must lie in [0, {k}), got {fold}")
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+    test = sorted(perm[fold::k])
+    return dict(test=test, train=sorted(set(range(n)) - set(test)), fold=fold, k=k, seed=seed)
+
+def t_quantile(p:float, df:int) -> float:
+    "Quantile of Student's t for p > 0.5: bisection on the CDF, integrated by Simpson's rule."
+    c = math.exp(math.lgamma((df + 1) / 2) - math.lgamma(df / 2)) / math.sqrt(df * math.pi)
+    pdf = lambda x: c * (1 + x * x / df) ** (-(df + 1) / 2)
+    def cdf(x, m=2000):
+        h = x / m
+        return 0.5 + h / 3 * (pdf(0) + pdf(x) + sum((4 if i % 2 else 2) * pdf(i * h) for i in range(1, m)))
+    lo, hi = 0., 100.
+    for _ in range(50):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if cdf(mid) < p else (lo, mid)
+    return (lo + hi) / 2
+
+def mean_ci(values, level:float=0.95) -> tuple[float, float]:
+    "Mean and the half-width of its Student-t interval."
+    v = [float(x) for x in values]
+    if len(v) < 2: raise ValueError(f"a confidence interval needs >= 2 values, got {len(v)}")
+    m = sum(v) / len(v); sd = math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1))
+    return m, t_quantile(0.5 + level / 2, len(v) - 1) * sd / math.sqrt(len(v))
