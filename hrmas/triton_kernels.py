@@ -123,7 +123,7 @@ def lif_forward_triton(i_ff:torch.Tensor, # feed-forward current [T, B, N] (CUDA
             HAS_REC=rec_fwd is not None, HAS_D=delta is not None, HAS_Q=quiet is not None, BLOCK_N=bn, BLOCK_K=bk)
     return a, s, (u if u_out is None else u_out), delta
 
-# %% ../nbs/03b_triton.ipynb #5396f5d3
+# %% ../nbs/03b_triton.ipynb #d907b8b9
 @_jit
 def _sig_grad(u, thr, width):
     "sigmoid_grad of hrmas.surrogate: the derivative of sigmoid(x / width), x / width clipped to [-8, 8]."
@@ -143,7 +143,7 @@ def _tssl_row(ga, gs, st, ut, up, sp, tau, lam, G, C, quiet, sg, lam_s, gain, cl
     C = st * e_raw + (1 - st) * lam * C
     return G, C, tl.where(quiet != 0, sg * Gt, e_raw)
 
-# %% ../nbs/03b_triton.ipynb #352dda88
+# %% ../nbs/03b_triton.ipynb #06fe9ba5
 @_jit
 def _bptt_row(ga, gs, gu, st, ut, lam, A, U, sg, lam_s, gain, keep_reset):
     "One surrogate-BPTT step of one block: the new (A, U); the error dL/du is U."
@@ -152,7 +152,7 @@ def _bptt_row(ga, gs, gu, st, ut, lam, A, U, sg, lam_s, gain, keep_reset):
     U = gu + sg * (gs + gain * A - keep_reset * ut * vt) + (1 - st) * vt
     return A, U, U
 
-# %% ../nbs/03b_triton.ipynb #cf6250d5
+# %% ../nbs/03b_triton.ipynb #87a57947
 @_jit
 def _quiet_row(q_ptr, a_ptr, row, qrow, offs, m, qthr, QMODE: tl.constexpr, BLOCK_N: tl.constexpr):
     "The quiet flags (int32 0/1) of one block."
@@ -161,7 +161,7 @@ def _quiet_row(q_ptr, a_ptr, row, qrow, offs, m, qthr, QMODE: tl.constexpr, BLOC
     else: q = tl.full([BLOCK_N], 2 - QMODE, tl.int32)
     return q
 
-# %% ../nbs/03b_triton.ipynb #f96d9922
+# %% ../nbs/03b_triton.ipynb #4a5b5fbc
 @_jit
 def _lif_bwd_kernel(ga_ptr, ga_t, ga_b, gs_ptr, gs_t, gs_b, gu_ptr, gu_t, gu_b, u_ptr, s_ptr, q_ptr, a_ptr, sg_ptr, w_ptr,
                     k_ptr, tau_ptr, lam_ptr, st_ptr, ke_ptr, T, B, N, NQ, lam_s, gain, thr, qthr, clamp, width, keep_reset,
@@ -194,7 +194,7 @@ def _lif_bwd_kernel(ga_ptr, ga_t, ga_b, gs_ptr, gs_t, gs_b, gu_ptr, gu_t, gu_b, 
             tl.store(ke_ptr + row + offs, tl.load(k_ptr + offs, mask=m, other=0.) * e, mask=m)
         tl.debug_barrier()                              # step t-1 reads every neuron's error of step t
 
-# %% ../nbs/03b_triton.ipynb #99be2c95
+# %% ../nbs/03b_triton.ipynb #cecd1bfa
 @_jit
 def _psc_kernel(s_ptr, a_ptr, T, BN, lam_s, gain, BLOCK: tl.constexpr):
     "The PSC a[t] = a[t-1] lam_s + gain s[t] of a spike train [T, BN]."
@@ -205,7 +205,7 @@ def _psc_kernel(s_ptr, a_ptr, T, BN, lam_s, gain, BLOCK: tl.constexpr):
         a = a * lam_s + gain * tl.load(s_ptr + t * BN + offs, mask=m, other=0.)
         tl.store(a_ptr + t * BN + offs, a, mask=m)
 
-# %% ../nbs/03b_triton.ipynb #b0c4c0e6
+# %% ../nbs/03b_triton.ipynb #8a9ca5da
 def psc_triton(s:torch.Tensor, # spikes [T, ...]
                tau_s:float, gain:float, # synaptic time constant, PSC jump per spike
               ) -> torch.Tensor:
@@ -214,7 +214,7 @@ def psc_triton(s:torch.Tensor, # spikes [T, ...]
     if s.numel(): _launch(_psc_kernel, (triton.cdiv(s[0].numel(), 256),), s, a, s.shape[0], s[0].numel(), 1 - 1 / tau_s, gain, BLOCK=256)
     return a
 
-# %% ../nbs/03b_triton.ipynb #7ccc0b3e
+# %% ../nbs/03b_triton.ipynb #57f6c967
 def _strided(g, shape, dt, zero):
     "A gradient [T, B, N] (None: zero) as (tensor, t-stride, b-stride) with unit stride along N; broadcasts stay broadcasts."
     if g is None: return zero, 0, 0
@@ -233,7 +233,7 @@ def _quiet_mode(s, a, quiet, N, quiet_threshold, legacy_rate):
     if quiet_threshold is None: raise ValueError("method 'tsslbp' needs quiet_threshold (`TSSLBPConfig.quiet_level`) to find the quiet neurons")
     return 3, None
 
-# %% ../nbs/03b_triton.ipynb #c2451b8b
+# %% ../nbs/03b_triton.ipynb #e11f8079
 @torch.no_grad()
 def lif_backward_triton(g_a:torch.Tensor|None, # dL/da [T, B, N] (None: zero)
                         u:torch.Tensor, s:torch.Tensor, a:torch.Tensor|None, # membrane, spikes, PSC of the forward pass
@@ -268,7 +268,7 @@ def lif_backward_triton(g_a:torch.Tensor|None, # dL/da [T, B, N] (None: zero)
     if a is None: a = psc_triton(s, p.tau_s, p.psc_gain)
     return ke, ke[1:].reshape(-1, N).t() @ a[:-1].reshape(-1, N)
 
-# %% ../nbs/03b_triton.ipynb #71a1b0b6
+# %% ../nbs/03b_triton.ipynb #09412421
 @_jit
 def _alif_fwd_kernel(d_ptr, al_ptr, rho_ptr, cw_ptr, u_ptr, s_ptr, b_ptr, th_ptr, T, B, N, b0, beta,
                      ADAPT: tl.constexpr, HAS_REC: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
@@ -293,7 +293,7 @@ def _alif_fwd_kernel(d_ptr, al_ptr, rho_ptr, cw_ptr, u_ptr, s_ptr, b_ptr, th_ptr
             tl.store(s_ptr + prev + B * N + offs, (u - theta > 0).to(u.dtype), mask=m)
         tl.debug_barrier()
 
-# %% ../nbs/03b_triton.ipynb #815b22d3
+# %% ../nbs/03b_triton.ipynb #90f2d985
 @torch.no_grad()
 def alif_forward_triton(drives:torch.Tensor, # (1 - alpha) * I, [T, B, N]
                         alpha:torch.Tensor, rho:torch.Tensor, # membrane and adaptation decays [N]
@@ -313,7 +313,7 @@ def alif_forward_triton(drives:torch.Tensor, # (1 - alpha) * I, [T, B, N]
             ADAPT=adapt, HAS_REC=cw is not None, BLOCK_N=bn, BLOCK_K=bk)
     return st[1][1:], st[0][1:], TH, (st[2][1:] if adapt else None)
 
-# %% ../nbs/03b_triton.ipynb #d34df144
+# %% ../nbs/03b_triton.ipynb #10034895
 @_jit
 def _alif_bwd_kernel(gs_ptr, gu_ptr, gth_ptr, psi_ptr, sp_ptr, th_ptr, GU_ptr, GB_ptr, al_ptr, rho_ptr, cw_ptr, c_ptr,
                      T, B, N, TB, b0, beta, ADAPT: tl.constexpr, HAS_REC: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
@@ -342,7 +342,7 @@ def _alif_bwd_kernel(gs_ptr, gu_ptr, gth_ptr, psi_ptr, sp_ptr, th_ptr, GU_ptr, G
             tl.store(c_ptr + (B + b) * N + offs, cs * cut, mask=m)
         tl.debug_barrier()
 
-# %% ../nbs/03b_triton.ipynb #d48fd7b3
+# %% ../nbs/03b_triton.ipynb #5f42c01d
 @torch.no_grad()
 def alif_reverse_triton(gS, gU, gTH, psi, S_prev, TH, # dL/ds, dL/du, dL/dtheta, surrogate derivative, s[t-1], theta: [T, B, N]
                         GU, GB, # filled: dL/du[t], dL/db[t] (GB None without adaptation)
