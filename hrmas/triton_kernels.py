@@ -47,14 +47,26 @@ def _rec_in(src_ptr, w_ptr, row, N, nv, offs, m, BLOCK_N: tl.constexpr, BLOCK_K:
         acc += tl.sum(src[:, None] * w, axis=0)
     return acc
 
-# %% ../nbs/03b_triton.ipynb #18b8679f
+# %% ../nbs/03b_triton.ipynb #2ba6920a
+@_jit
+def _block_end(N, BLOCK_N: tl.constexpr, HAS_REC: tl.constexpr):
+    "The end of the neuron-block loop of this program: all N with recurrence, else its own block."
+    if HAS_REC: end = N
+    else: end = tl.minimum(tl.program_id(1) * BLOCK_N + BLOCK_N, N)
+    return end
+
+def _grid(B:int, N:int, bn:int, rec:bool) -> tuple:
+    "Programs: (B, 1) for a recurrent layer (one walks all neurons of its row), else (B, neuron blocks)."
+    return (B, 1 if rec else triton.cdiv(N, bn))
+
+# %% ../nbs/03b_triton.ipynb #99c4a9d0
 @_jit
 def _pack_bits(flag, BLOCK_N: tl.constexpr):
     "Pack a [BLOCK_N] 0/1 vector into BLOCK_N // 8 bytes: bit i % 8 of byte i // 8 (BLOCK_N a multiple of 8)."
     sh = flag.to(tl.int32) << (tl.arange(0, BLOCK_N) % 8)
     return tl.sum(tl.reshape(sh, (BLOCK_N // 8, 8)), axis=1).to(tl.uint8)
 
-# %% ../nbs/03b_triton.ipynb #67f2f40c
+# %% ../nbs/03b_triton.ipynb #7a073886
 @_jit
 def _lif_fwd_kernel(x_ptr, k_ptr, lam_ptr, w_ptr, u_ptr, s_ptr, a_ptr, d_ptr, q_ptr, T, B, N, NQ, lam_s, gain, thr, qthr,
                     HAS_REC: tl.constexpr, HAS_D: tl.constexpr, HAS_Q: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
@@ -63,7 +75,7 @@ def _lif_fwd_kernel(x_ptr, k_ptr, lam_ptr, w_ptr, u_ptr, s_ptr, a_ptr, d_ptr, q_
         row = (t * B + b) * N
         prev = row - B * N
         nv = tl.minimum(t, 1) * N                      # 0 at the first step: no previous state
-        for j0 in range(0, N, BLOCK_N):
+        for j0 in range(tl.program_id(1) * BLOCK_N, _block_end(N, BLOCK_N, HAS_REC), BLOCK_N):
             offs = j0 + tl.arange(0, BLOCK_N)
             m = offs < N
             up = tl.load(u_ptr + prev + offs, mask=offs < nv, other=0.)
@@ -82,7 +94,7 @@ def _lif_fwd_kernel(x_ptr, k_ptr, lam_ptr, w_ptr, u_ptr, s_ptr, a_ptr, d_ptr, q_
                 tl.store(q_ptr + (t * B + b) * NQ + ob, _pack_bits((a < qthr) & m, BLOCK_N), mask=ob < NQ)
         tl.debug_barrier()                              # step t+1 reads every neuron of step t
 
-# %% ../nbs/03b_triton.ipynb #b1c549fd
+# %% ../nbs/03b_triton.ipynb #29afff85
 def _blocks(N:int) -> tuple[int, int]:
     "(BLOCK_N, BLOCK_K) for a layer of N neurons."
     bn = max(16, min(triton.next_power_of_2(N), 64 if INTERPRETED else 128))
@@ -92,7 +104,7 @@ def _launch(kernel, grid, *args, **meta):
     "Launch `kernel` without fused multiply-add (the element-wise arithmetic rounds as PyTorch's)."
     return kernel[grid](*args, **meta, enable_fp_fusion=False)
 
-# %% ../nbs/03b_triton.ipynb #c3c730ab
+# %% ../nbs/03b_triton.ipynb #59175336
 @torch.no_grad()
 def lif_forward_triton(i_ff:torch.Tensor, # feed-forward current [T, B, N] (CUDA, or CPU under TRITON_INTERPRET=1)
                        p:LIFParams, # neuron constants
@@ -118,12 +130,12 @@ def lif_forward_triton(i_ff:torch.Tensor, # feed-forward current [T, B, N] (CUDA
     delta = torch.empty_like(x) if with_delta else None
     if x.numel() == 0: return a, s, (u if u_out is None else u_out), delta
     bn, bk = _blocks(N)
-    _launch(_lif_fwd_kernel, (B,), x, k, lam_m, x if rec_fwd is None else rec_fwd, u, s, a, x if delta is None else delta,
+    _launch(_lif_fwd_kernel, _grid(B, N, bn, rec_fwd is not None), x, k, lam_m, x if rec_fwd is None else rec_fwd, u, s, a, x if delta is None else delta,
             x if quiet is None else quiet, T, B, N, (N + 7) // 8, 1 - 1 / p.tau_s, p.psc_gain, p.v_th, quiet_threshold,
             HAS_REC=rec_fwd is not None, HAS_D=delta is not None, HAS_Q=quiet is not None, BLOCK_N=bn, BLOCK_K=bk)
     return a, s, (u if u_out is None else u_out), delta
 
-# %% ../nbs/03b_triton.ipynb #d907b8b9
+# %% ../nbs/03b_triton.ipynb #06440c82
 @_jit
 def _sig_grad(u, thr, width):
     "sigmoid_grad of hrmas.surrogate: the derivative of sigmoid(x / width), x / width clipped to [-8, 8]."
@@ -143,7 +155,7 @@ def _tssl_row(ga, gs, st, ut, up, sp, tau, lam, G, C, quiet, sg, lam_s, gain, cl
     C = st * e_raw + (1 - st) * lam * C
     return G, C, tl.where(quiet != 0, sg * Gt, e_raw)
 
-# %% ../nbs/03b_triton.ipynb #06fe9ba5
+# %% ../nbs/03b_triton.ipynb #dcedf866
 @_jit
 def _bptt_row(ga, gs, gu, st, ut, lam, A, U, sg, lam_s, gain, keep_reset):
     "One surrogate-BPTT step of one block: the new (A, U); the error dL/du is U."
@@ -152,7 +164,7 @@ def _bptt_row(ga, gs, gu, st, ut, lam, A, U, sg, lam_s, gain, keep_reset):
     U = gu + sg * (gs + gain * A - keep_reset * ut * vt) + (1 - st) * vt
     return A, U, U
 
-# %% ../nbs/03b_triton.ipynb #87a57947
+# %% ../nbs/03b_triton.ipynb #ee8801e8
 @_jit
 def _quiet_row(q_ptr, a_ptr, row, qrow, offs, m, qthr, QMODE: tl.constexpr, BLOCK_N: tl.constexpr):
     "The quiet flags (int32 0/1) of one block."
@@ -161,7 +173,7 @@ def _quiet_row(q_ptr, a_ptr, row, qrow, offs, m, qthr, QMODE: tl.constexpr, BLOC
     else: q = tl.full([BLOCK_N], 2 - QMODE, tl.int32)
     return q
 
-# %% ../nbs/03b_triton.ipynb #4a5b5fbc
+# %% ../nbs/03b_triton.ipynb #e27cdaf3
 @_jit
 def _lif_bwd_kernel(ga_ptr, ga_t, ga_b, gs_ptr, gs_t, gs_b, gu_ptr, gu_t, gu_b, u_ptr, s_ptr, q_ptr, a_ptr, sg_ptr, w_ptr,
                     k_ptr, tau_ptr, lam_ptr, st_ptr, ke_ptr, T, B, N, NQ, lam_s, gain, thr, qthr, clamp, width, keep_reset,
@@ -171,7 +183,7 @@ def _lif_bwd_kernel(ga_ptr, ga_t, ga_b, gs_ptr, gs_t, gs_b, gu_ptr, gu_t, gu_b, 
     for tt in range(T):
         t = T - 1 - tt
         row = (t * B + b) * N
-        for j0 in range(0, N, BLOCK_N):
+        for j0 in range(tl.program_id(1) * BLOCK_N, _block_end(N, BLOCK_N, HAS_REC), BLOCK_N):
             offs = j0 + tl.arange(0, BLOCK_N)
             m = offs < N
             ga = tl.load(ga_ptr + t * ga_t + b * ga_b + offs, mask=m, other=0.)
@@ -194,7 +206,7 @@ def _lif_bwd_kernel(ga_ptr, ga_t, ga_b, gs_ptr, gs_t, gs_b, gu_ptr, gu_t, gu_b, 
             tl.store(ke_ptr + row + offs, tl.load(k_ptr + offs, mask=m, other=0.) * e, mask=m)
         tl.debug_barrier()                              # step t-1 reads every neuron's error of step t
 
-# %% ../nbs/03b_triton.ipynb #cecd1bfa
+# %% ../nbs/03b_triton.ipynb #0ab2aa77
 @_jit
 def _psc_kernel(s_ptr, a_ptr, T, BN, lam_s, gain, BLOCK: tl.constexpr):
     "The PSC a[t] = a[t-1] lam_s + gain s[t] of a spike train [T, BN]."
@@ -205,7 +217,7 @@ def _psc_kernel(s_ptr, a_ptr, T, BN, lam_s, gain, BLOCK: tl.constexpr):
         a = a * lam_s + gain * tl.load(s_ptr + t * BN + offs, mask=m, other=0.)
         tl.store(a_ptr + t * BN + offs, a, mask=m)
 
-# %% ../nbs/03b_triton.ipynb #8a9ca5da
+# %% ../nbs/03b_triton.ipynb #f5a36c5f
 def psc_triton(s:torch.Tensor, # spikes [T, ...]
                tau_s:float, gain:float, # synaptic time constant, PSC jump per spike
               ) -> torch.Tensor:
@@ -214,7 +226,7 @@ def psc_triton(s:torch.Tensor, # spikes [T, ...]
     if s.numel(): _launch(_psc_kernel, (triton.cdiv(s[0].numel(), 256),), s, a, s.shape[0], s[0].numel(), 1 - 1 / tau_s, gain, BLOCK=256)
     return a
 
-# %% ../nbs/03b_triton.ipynb #57f6c967
+# %% ../nbs/03b_triton.ipynb #c6bc813b
 def _strided(g, shape, dt, zero):
     "A gradient [T, B, N] (None: zero) as (tensor, t-stride, b-stride) with unit stride along N; broadcasts stay broadcasts."
     if g is None: return zero, 0, 0
@@ -233,7 +245,7 @@ def _quiet_mode(s, a, quiet, N, quiet_threshold, legacy_rate):
     if quiet_threshold is None: raise ValueError("method 'tsslbp' needs quiet_threshold (`TSSLBPConfig.quiet_level`) to find the quiet neurons")
     return 3, None
 
-# %% ../nbs/03b_triton.ipynb #e11f8079
+# %% ../nbs/03b_triton.ipynb #5f00aa7d
 @torch.no_grad()
 def lif_backward_triton(g_a:torch.Tensor|None, # dL/da [T, B, N] (None: zero)
                         u:torch.Tensor, s:torch.Tensor, a:torch.Tensor|None, # membrane, spikes, PSC of the forward pass
@@ -259,7 +271,7 @@ def lif_backward_triton(g_a:torch.Tensor|None, # dL/da [T, B, N] (None: zero)
     ke, state = torch.empty_like(u), u.new_zeros(2, B, N)
     if u.numel() == 0: return ke, (torch.zeros_like(W) if W is not None and w_grad else None)
     bn, bk = _blocks(N)
-    _launch(_lif_bwd_kernel, (B,), ga, ga_t, ga_b, gs, gs_t, gs_b, gu, gu_t, gu_b, u, s, u if q is None else q,
+    _launch(_lif_bwd_kernel, _grid(B, N, bn, W is not None), ga, ga_t, ga_b, gs, gs_t, gs_b, gu, gu_t, gu_b, u, s, u if q is None else q,
             u if qmode != 3 else a.to(dt).contiguous(), u if sg is None else sg, u if W is None else W, k, tau,
             (1 - 1 / tau).contiguous(), state, ke, T, B, N, (N + 7) // 8, 1 - 1 / p.tau_s, p.psc_gain, p.v_th,
             0. if quiet_threshold is None else quiet_threshold, slope_clamp, sigmoid_width, 0. if detach_reset else 1.,
@@ -268,14 +280,14 @@ def lif_backward_triton(g_a:torch.Tensor|None, # dL/da [T, B, N] (None: zero)
     if a is None: a = psc_triton(s, p.tau_s, p.psc_gain)
     return ke, ke[1:].reshape(-1, N).t() @ a[:-1].reshape(-1, N)
 
-# %% ../nbs/03b_triton.ipynb #09412421
+# %% ../nbs/03b_triton.ipynb #e2476bf4
 @_jit
 def _alif_fwd_kernel(d_ptr, al_ptr, rho_ptr, cw_ptr, u_ptr, s_ptr, b_ptr, th_ptr, T, B, N, b0, beta,
                      ADAPT: tl.constexpr, HAS_REC: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
     b = tl.program_id(0)
     for t in range(T):
         prev = (t * B + b) * N                          # row t of the [T+1, B, N] state arrays is step t-1
-        for j0 in range(0, N, BLOCK_N):
+        for j0 in range(tl.program_id(1) * BLOCK_N, _block_end(N, BLOCK_N, HAS_REC), BLOCK_N):
             offs = j0 + tl.arange(0, BLOCK_N)
             m = offs < N
             up, sp = tl.load(u_ptr + prev + offs, mask=m, other=0.), tl.load(s_ptr + prev + offs, mask=m, other=0.)
@@ -293,7 +305,7 @@ def _alif_fwd_kernel(d_ptr, al_ptr, rho_ptr, cw_ptr, u_ptr, s_ptr, b_ptr, th_ptr
             tl.store(s_ptr + prev + B * N + offs, (u - theta > 0).to(u.dtype), mask=m)
         tl.debug_barrier()
 
-# %% ../nbs/03b_triton.ipynb #90f2d985
+# %% ../nbs/03b_triton.ipynb #a199a8bf
 @torch.no_grad()
 def alif_forward_triton(drives:torch.Tensor, # (1 - alpha) * I, [T, B, N]
                         alpha:torch.Tensor, rho:torch.Tensor, # membrane and adaptation decays [N]
@@ -308,12 +320,12 @@ def alif_forward_triton(drives:torch.Tensor, # (1 - alpha) * I, [T, B, N]
     for x, x0 in zip(st, (u, s, b)): x[0] = x0
     TH = torch.empty_like(drives)
     bn, bk = _blocks(N)
-    _launch(_alif_fwd_kernel, (B,), drives.detach().contiguous(), alpha.detach().to(dt).contiguous(), rho.detach().to(dt).contiguous(),
+    _launch(_alif_fwd_kernel, _grid(B, N, bn, cw is not None), drives.detach().contiguous(), alpha.detach().to(dt).contiguous(), rho.detach().to(dt).contiguous(),
             drives if cw is None else cw.detach().to(dt).contiguous(), *st, TH, T, B, N, float(b0), float(beta),
             ADAPT=adapt, HAS_REC=cw is not None, BLOCK_N=bn, BLOCK_K=bk)
     return st[1][1:], st[0][1:], TH, (st[2][1:] if adapt else None)
 
-# %% ../nbs/03b_triton.ipynb #10034895
+# %% ../nbs/03b_triton.ipynb #a294b95b
 @_jit
 def _alif_bwd_kernel(gs_ptr, gu_ptr, gth_ptr, psi_ptr, sp_ptr, th_ptr, GU_ptr, GB_ptr, al_ptr, rho_ptr, cw_ptr, c_ptr,
                      T, B, N, TB, b0, beta, ADAPT: tl.constexpr, HAS_REC: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
@@ -322,7 +334,7 @@ def _alif_bwd_kernel(gs_ptr, gu_ptr, gth_ptr, psi_ptr, sp_ptr, th_ptr, GU_ptr, G
         t = T - 1 - tt
         row = (t * B + b) * N
         live = tl.minimum(T - 1 - t, 1) * tl.minimum((t + 1) % TB, 1)       # 0: no step t+1, or its carries were cut
-        for j0 in range(0, N, BLOCK_N):
+        for j0 in range(tl.program_id(1) * BLOCK_N, _block_end(N, BLOCK_N, HAS_REC), BLOCK_N):
             offs = j0 + tl.arange(0, BLOCK_N)
             m = offs < N
             cu, cs = tl.load(c_ptr + b * N + offs, mask=m, other=0.), tl.load(c_ptr + (B + b) * N + offs, mask=m, other=0.)
@@ -342,7 +354,7 @@ def _alif_bwd_kernel(gs_ptr, gu_ptr, gth_ptr, psi_ptr, sp_ptr, th_ptr, GU_ptr, G
             tl.store(c_ptr + (B + b) * N + offs, cs * cut, mask=m)
         tl.debug_barrier()
 
-# %% ../nbs/03b_triton.ipynb #5f42c01d
+# %% ../nbs/03b_triton.ipynb #ccc5afb9
 @torch.no_grad()
 def alif_reverse_triton(gS, gU, gTH, psi, S_prev, TH, # dL/ds, dL/du, dL/dtheta, surrogate derivative, s[t-1], theta: [T, B, N]
                         GU, GB, # filled: dL/du[t], dL/db[t] (GB None without adaptation)
@@ -354,7 +366,7 @@ def alif_reverse_triton(gS, gU, gTH, psi, S_prev, TH, # dL/ds, dL/du, dL/dtheta,
     c = torch.zeros(3, B, N, dtype=dt, device=GU.device)
     args = [x.contiguous() for x in (gS, gU, gTH, psi, S_prev, TH)]
     bn, bk = _blocks(N)
-    _launch(_alif_bwd_kernel, (B,), *args, GU, GU if GB is None else GB, alpha.detach().to(dt).contiguous(), rho.detach().to(dt).contiguous(),
+    _launch(_alif_bwd_kernel, _grid(B, N, bn, has_rec), *args, GU, GU if GB is None else GB, alpha.detach().to(dt).contiguous(), rho.detach().to(dt).contiguous(),
             GU if not has_rec else cw.detach().t().to(dt).contiguous(), c, T, B, N, tbptt or T + 1, float(b0), float(beta),
             ADAPT=adapt, HAS_REC=has_rec, BLOCK_N=bn, BLOCK_K=bk)
     cu, cs, cb = c
