@@ -25,6 +25,7 @@ lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 dev_requirements = shlex.split(cfg.get('dev_requirements') or '')
 bench_requirements = shlex.split(cfg.get('bench_requirements') or '')
 nir_requirements = shlex.split(cfg.get('nir_requirements') or '')
+gpu_requirements = shlex.split(cfg.get('gpu_requirements') or '')   # Triton kernels (03b_triton); CI runs them in the interpreter
 
 setup(
     name=cfg['lib_name'],
@@ -40,7 +41,7 @@ setup(
     include_package_data=True,
     package_data={cfg['lib_path']: ['csrc/*.c']},   # the fused kernels' C source, compiled on first use
     install_requires=requirements,
-    extras_require={'dev': dev_requirements, 'bench': bench_requirements, 'nir': nir_requirements},
+    extras_require={'dev': dev_requirements, 'bench': bench_requirements, 'nir': nir_requirements, 'gpu': gpu_requirements},
     dependency_links=cfg.get('dep_links', '').split(),
     python_requires='>=' + cfg['min_python'],
     long_description=open('README.md', encoding='utf-8').read(),

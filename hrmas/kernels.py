@@ -15,8 +15,9 @@ from .surrogate import Surrogate
 # %% auto #0
 __all__ = ['C_COMMON_FILES', 'C_TEMPLATE_FILES', 'C_SOURCE', 'BACKENDS', 'DENSE_W_GRAD_RATE', 'SPARSE_INPUT_DENSITY',
            'c_source_dir', 'read_c_source', 'c_signature', 'kernel_cache_dir', 'load_kernels', 'backend_setting',
-           'note_path', 'last_paths', 'kernels_available', 'lif_forward_fused', 'quiet_bits', 'lif_backward_fused',
-           'FusedBPTTFunction', 'bptt_fusable', 'lif_bptt_fused', 'SparseInputLinear', 'input_projection']
+           'note_path', 'last_paths', 'kernels_available', 'triton_runs', 'lif_forward_fused', 'quiet_bits',
+           'lif_backward_fused', 'FusedBPTTFunction', 'bptt_fusable', 'lif_bptt_fused', 'SparseInputLinear',
+           'input_projection']
 
 # %% ../nbs/03a_kernels.ipynb #4a09e225
 C_COMMON_FILES = ('common.c',)    # shared by both precisions
@@ -128,20 +129,20 @@ def load_kernels(rebuild:bool=False # compile again even if a cached build exist
     return None
 
 # %% ../nbs/03a_kernels.ipynb #8d5c7417
-BACKENDS = ('auto', 'fused', 'torch')
+BACKENDS = ('auto', 'fused', 'torch', 'triton')
 _PATHS = {}
 
 def backend_setting() -> str:
-    "The `HRMAS_BACKEND` environment setting, checked: 'auto' (default), 'fused' or 'torch', in any case."
+    "The `HRMAS_BACKEND` environment setting, checked: 'auto' (default), 'fused', 'torch' or 'triton', in any case."
     v = os.environ.get('HRMAS_BACKEND', 'auto').strip().lower() or 'auto'
     if v not in BACKENDS:
         raise ValueError(f"HRMAS_BACKEND must be one of {BACKENDS} (any case), got {os.environ['HRMAS_BACKEND']!r}; "
                          "unset it for the default 'auto'")
     return v
 
-def note_path(kind:str, fused:bool):
-    "Record which path the last `kind` operation ran ('fused' or 'torch'); read back with `last_paths`."
-    _PATHS[kind] = 'fused' if fused else 'torch'
+def note_path(kind:str, fused:bool|str):
+    "Record which path the last `kind` operation ran ('fused', 'torch', or a name such as 'triton'); read back with `last_paths`."
+    _PATHS[kind] = fused if isinstance(fused, str) else 'fused' if fused else 'torch'
 
 def last_paths() -> dict:
     "Which path each kind of operation took the last time it ran: {'lif_forward': 'fused', ...}."
@@ -152,13 +153,30 @@ def kernels_available(x:torch.Tensor|None=None # a tensor the kernels would run 
                      ) -> bool:
     "True when the fused CPU path will be used (compiled, not disabled, CPU float32/float64 tensor)."
     setting = backend_setting()
-    if setting == 'torch': return False
+    if setting in ('torch', 'triton'): return False
     ok = x is None or (x.device.type == 'cpu' and x.dtype in (torch.float32, torch.float64))
     ok = ok and load_kernels() is not None
     if setting == 'fused' and not ok:
         raise RuntimeError("HRMAS_BACKEND=fused, but the fused kernels cannot run here (they need a C compiler and "
                            f"CPU float32/float64 tensors{', got ' + str(x.dtype) + ' on ' + str(x.device) if x is not None else ''})")
     return ok
+
+def triton_runs(x:torch.Tensor|None=None, # a tensor the LIF kernels would run on
+                backend:str|None=None, # a layer's own choice ('auto', 'fused', 'triton'; None: HRMAS_BACKEND)
+               ) -> bool:
+    "True when the LIF kernels run in Triton (03b_triton): backend 'triton', or 'auto' on a CUDA tensor with triton installed."
+    setting = backend_setting() if backend in (None, 'auto') else backend
+    if setting != 'triton' and not (setting == 'auto' and x is not None and x.is_cuda): return False
+    from .triton_kernels import triton_ready
+    ok, why = triton_ready(x)
+    if setting == 'triton' and not ok: raise RuntimeError(f"the Triton backend was selected (HRMAS_BACKEND=triton or backend='triton'), but {why}")
+    return ok
+
+def _to_triton(kind:str, args:dict):
+    "Call the Triton twin of `lif_forward_fused` / `lif_backward_fused` (`kind`) with the same arguments (03b_triton)."
+    from . import triton_kernels
+    note_path(kind, 'triton'); args.pop('backend')
+    return getattr(triton_kernels, f'{kind}_triton')(**args)
 
 # %% ../nbs/03a_kernels.ipynb #cbd120e4
 _POOL = {'ex': None}
@@ -190,8 +208,10 @@ def lif_forward_fused(i_ff:torch.Tensor, # feed-forward current [T, B, N] (CPU, 
                       u_out:torch.Tensor|None=None, # write the membrane here ([T, B, N], contiguous); may be `i_ff` itself
                       quiet:torch.Tensor|None=None, # fill with the quiet bits of the PSC, uint8 [T, B, ceil(N / 8)] (see `quiet_bits`)
                       quiet_threshold:float=0., # the PSC level below which a neuron is quiet (with `quiet`)
+                      backend:str|None=None, # 'triton': the Triton kernels (None: HRMAS_BACKEND; see `triton_runs`)
                      ):
     "Fused LIF forward: (psc, spikes, membrane u, increments Delta), as `lif_forward_nograd`."
+    if triton_runs(i_ff, backend): return _to_triton('lif_forward', locals())
     lib = load_kernels()
     T, B, N = i_ff.shape
     dt = i_ff.dtype
@@ -281,9 +301,11 @@ def lif_backward_fused(g_a:torch.Tensor|None, # dL/da [T, B, N] (None: zero)
                        threads:int|None=None, # worker threads (default: torch.get_num_threads())
                        quiet:torch.Tensor|None=None, # 'tsslbp': the quiet bits saved by the forward pass (`quiet_bits`), instead of `a`
                        dense_w_grad_rate:float|None=None, # firing rate above which dL/dW_rec is one dense matmul (None: `DENSE_W_GRAD_RATE`)
+                       backend:str|None=None, # 'triton': the Triton kernels (None: HRMAS_BACKEND; see `triton_runs`)
                       ):
     "Fused backward pass: (k * dL/du [T, B, N], dL/dW_rec or None), as the reference TSSL-BP / BPTT."
     if method not in ('tsslbp', 'bptt'): raise ValueError(f"method must be 'tsslbp' or 'bptt', got {method!r}")
+    if triton_runs(u, backend): return _to_triton('lif_backward', locals())
     lib, (T, B, N), dt = load_kernels(), u.shape, u.dtype
     u, s, zero = u.contiguous(), s.contiguous(), u.new_zeros(N)
     (ga, ga_t, ga_b), (gs, gs_t, gs_b) = _rows(g_a, dt, zero), _rows(g_s, dt, zero)
@@ -338,7 +360,7 @@ def bptt_fusable(i_ff:torch.Tensor, # feed-forward current [T, B, N]
                 ) -> bool:
     "True when `lif_bptt_fused` can stand in for `lif_bptt` (CPU, kernels built, a `Surrogate`, constants without gradient)."
     return (isinstance(spike_fn, Surrogate) and not p.k.requires_grad and not p.tau_m.requires_grad
-            and kernels_available(i_ff))
+            and (triton_runs(i_ff) or kernels_available(i_ff)))
 
 # %% ../nbs/03a_kernels.ipynb #b584d667
 def lif_bptt_fused(i_ff:torch.Tensor, # feed-forward input current [T, B, N]

@@ -9,7 +9,7 @@ import torch
 from .core import check_time_major
 from .lif import LIFParams, LIFRecord, check_lif_inputs, lif_forward_nograd
 from .surrogate import sigmoid_grad
-from .kernels import kernels_available, lif_forward_fused, lif_backward_fused, note_path
+from .kernels import kernels_available, triton_runs, lif_forward_fused, lif_backward_fused, note_path
 
 _all_ = ['lif_forward_nograd']   # re-exported from hrmas.lif
 
@@ -25,7 +25,7 @@ class TSSLBPConfig:
     sigmoid_width:float = 0.2            # width w of the quiet-neuron sigmoid surrogate
     legacy_global_switch:bool = False    # 2020 code: whole layer TSSL-BP if > legacy_rate fire, else all sigmoid
     legacy_rate:float = 0.1              # firing ratio of the legacy switch
-    backend:str = 'auto'                 # 'auto': fused C kernels on CPU when available (03a_kernels); 'torch': reference
+    backend:str = 'auto'                 # 'auto': fused C kernels on CPU when available, Triton on CUDA (03a_kernels); 'fused', 'triton'; 'torch': reference
 
     def quiet_level(self, psc_gain:float) -> float:
         "The PSC below which a neuron is quiet: `quiet_threshold`, or psc_gain / 4 when it is None."
@@ -74,8 +74,8 @@ def tsslbp_backward(g_a:torch.Tensor, # dL/da [T, B, N]
 def _use_fused(cfg, x):
     "Whether the fused kernels run for this layer: `cfg.backend`, then `HRMAS_BACKEND`, then the tensor's device and dtype."
     if cfg.backend == 'torch': return False
-    if cfg.backend not in ('auto', 'fused'): raise ValueError(f"backend must be 'auto', 'fused' or 'torch', got {cfg.backend!r}")
-    ok = kernels_available(x)
+    if cfg.backend not in ('auto', 'fused', 'triton'): raise ValueError(f"backend must be 'auto', 'fused', 'triton' or 'torch', got {cfg.backend!r}")
+    ok = triton_runs(x, cfg.backend) or (cfg.backend != 'triton' and kernels_available(x))
     if cfg.backend == 'fused' and not ok: raise RuntimeError("backend='fused' was requested but the fused kernels cannot run here (CPU float32/float64 with a C compiler needed)")
     return ok
 
@@ -88,11 +88,11 @@ class TSSLBPFunction(torch.autograd.Function):
         if ctx.fused:                                  # the fused backward recomputes Delta from u and s
             T, B, N = i_ff.shape
             # not the PSC a (the caller holds it if it needs it): only its quiet flags, one bit per element
-            q = None if cfg.legacy_global_switch else torch.empty(T, B, (N + 7) // 8, dtype=torch.uint8)
+            q = None if cfg.legacy_global_switch else torch.empty(T, B, (N + 7) // 8, dtype=torch.uint8, device=i_ff.device)
             thr = cfg.quiet_level(p.psc_gain)
             over = overwrite and i_ff.is_contiguous()  # the membrane replaces the input current in its memory
             a, s, u, _ = lif_forward_fused(i_ff, p, w_rec, with_delta=False, u_out=i_ff if over else None,
-                                           quiet=q, quiet_threshold=thr)
+                                           quiet=q, quiet_threshold=thr, backend=cfg.backend)
             if over: ctx.mark_dirty(i_ff)
             ctx.save_for_backward(u, s, q, w_rec)
         else:
@@ -110,7 +110,7 @@ class TSSLBPFunction(torch.autograd.Function):
         if ctx.fused:                                  # one C call per thread; k * e and dL/dW directly
             u, s, q, w_rec = ctx.saved_tensors
             ke, g_w = lif_backward_fused(g_a, u, s, None, p, w_rec, 'tsslbp', g_s=g_s, quiet=q,
-                                         w_grad=w_rec is not None and ctx.needs_input_grad[1], **ctx.cfg.kernel_args(p.psc_gain))
+                                         w_grad=w_rec is not None and ctx.needs_input_grad[1], backend=ctx.cfg.backend, **ctx.cfg.kernel_args(p.psc_gain))
             return ke, g_w, None, None, None
         u, s, a, delta, w_rec = ctx.saved_tensors
         if g_a is None: g_a = torch.zeros_like(u)
