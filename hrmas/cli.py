@@ -410,10 +410,8 @@ def hrmas_search(dataset:str='temporal_order', # 'temporal_order' (embedded, no 
                 ):
     "HRMAS end to end: search an SC-ML architecture (the arch step calibrated to the step budget), retrain it, report held-out-selected and last-epoch test accuracy."
     opts = {k: v for k, v in locals().items() if k not in ('config', 'debug')}
-    def body():
-        o = command_options('hrmas_search', hrmas_search, opts, config)
-        _run_distributed(o, search=True)         # prints the result; returns nothing, so the shell sees status 0
-    _cli('hrmas_search', body, debug)
+    # _run_distributed prints the result and returns nothing, so the shell sees status 0
+    _cli('hrmas_search', lambda: _run_distributed(command_options('hrmas_search', hrmas_search, opts, config), search=True), debug)
 
 # %% ../nbs/13_cli.ipynb #e0ec35e1
 @call_parse
