@@ -110,6 +110,18 @@ def check_events(events:np.ndarray, # structured event array (fields x, [y], t, 
                              f"sensor (first at event {i}, {f}={v[i]})")
     return events
 
+# %% ../nbs/08_data.ipynb #9e4ee7e6
+def _event_bins(t:np.ndarray, n_time_bins:int|None, time_window:int|None, n_steps:int|None) -> tuple[np.ndarray, int]:
+    "Each event's bin (int64) and the number of bins T: `n_time_bins` equal bins over [0, t_max], or `time_window` µs per bin."
+    if n_time_bins is not None:
+        if n_time_bins < 1: raise ValueError(f"n_time_bins must be >= 1, got {n_time_bins}")
+        T = int(n_time_bins)
+        span = int(t.max()) + 1 if len(t) else 1
+        return t * T // span, T
+    if time_window <= 0: raise ValueError(f"time_window must be > 0 µs, got {time_window}")
+    b = t // int(time_window)
+    return b, (int(n_steps) if n_steps is not None else (int(b.max()) + 1 if len(b) else 1))
+
 # %% ../nbs/08_data.ipynb #d39360df
 def bin_events(events:np.ndarray, # structured event array, t in µs from the start of the sample
                sensor_size:tuple, # (W, H, P) as in tonic; H=1 for 1-D sensors
@@ -133,15 +145,7 @@ def bin_events(events:np.ndarray, # structured event array, t in µs from the st
     if overflow not in ('drop', 'warn', 'error'): raise ValueError(f"overflow must be 'drop', 'warn' or 'error', got {overflow!r}")
     check_events(events, sensor_size, name)
     t = events['t'].astype(np.int64)
-    if n_time_bins is not None:
-        if n_time_bins < 1: raise ValueError(f"n_time_bins must be >= 1, got {n_time_bins}")
-        T = int(n_time_bins)
-        span = int(t.max()) + 1 if len(t) else 1
-        b = t * T // span
-    else:
-        if time_window <= 0: raise ValueError(f"time_window must be > 0 µs, got {time_window}")
-        b = t // int(time_window)
-        T = int(n_steps) if n_steps is not None else (int(b.max()) + 1 if len(b) else 1)
+    b, T = _event_bins(t, n_time_bins, time_window, n_steps)
     keep = b < T
     dropped = int(len(b) - keep.sum())
     if dropped and overflow != 'drop':
@@ -724,9 +728,10 @@ class _AudioEvents(FrameDataset):
         return dict(dataset=type(self).__name__, format=1, path=str(self.path.resolve()), split=self.split, n=len(self),
                     nan_policy=self.nan_policy, **self.transform.params())
 
-# %% ../nbs/08_data.ipynb #ea0cacec
+# %% ../nbs/08_data.ipynb #eff1b21d
 NTIDIGITS_CLASSES = {'o': 0, **{str(d): d for d in range(1, 10)}, 'z': 10}
 
+# %% ../nbs/08_data.ipynb #554c5de7
 class NTIDIGITS(_AudioEvents):
     "N-TIDIGITS single digits: `[T, 64]` spikes (3 ms × 300 bins) and the digit (o=0, 1–9, z=10)."
     def __init__(self, root:str|Path, # folder holding n-tidigits.hdf5
@@ -756,6 +761,7 @@ class NTIDIGITS(_AudioEvents):
             t, a = f[f'{self.split}_timestamps'][self.ids[i]][()], f[f'{self.split}_addresses'][self.ids[i]][()]
         return self._frames_from(i, t, a, f"{self.path.name} {self.split} {self.ids[i]}")
 
+# %% ../nbs/08_data.ipynb #ec640f83
 class SHD(_AudioEvents):
     "Spiking Heidelberg Digits: `[n_steps, 700]` spikes (bins of `time_window` µs) and the class (0–19)."
     def __init__(self, root:str|Path, # folder holding shd_train.h5 / shd_test.h5 (gunzipped)

@@ -306,8 +306,7 @@ def lif_backward_fused(g_a:torch.Tensor|None, # dL/da [T, B, N] (None: zero)
     "Fused backward pass: (k * dL/du [T, B, N], dL/dW_rec or None), as the reference TSSL-BP / BPTT."
     if method not in ('tsslbp', 'bptt'): raise ValueError(f"method must be 'tsslbp' or 'bptt', got {method!r}")
     if triton_runs(u, backend): return _to_triton('lif_backward', locals())
-    lib, (T, B, N), dt = load_kernels(), u.shape, u.dtype
-    u, s, zero = u.contiguous(), s.contiguous(), u.new_zeros(N)
+    lib, (T, B, N), dt = load_kernels(), u.shape, u.dtype; u, s, zero = u.contiguous(), s.contiguous(), u.new_zeros(N)
     (ga, ga_t, ga_b), (gs, gs_t, gs_b) = _rows(g_a, dt, zero), _rows(g_s, dt, zero)
     gu, gu_t, gu_b = _rows(g_u if method == 'bptt' else None, dt, zero)
     tau = p.tau_m.to(dt); lam_m = (1 - 1 / tau).contiguous(); inv_tau = (1 / tau).contiguous(); k = p.k.to(dt).contiguous()
@@ -315,11 +314,10 @@ def lif_backward_fused(g_a:torch.Tensor|None, # dL/da [T, B, N] (None: zero)
     sg = None if surrogate_grad is None or method == 'tsslbp' else surrogate_grad.to(dt).contiguous()
     if method == 'tsslbp': mode, clamp, (qmode, q) = 0, slope_clamp, _quiet_args(s, a, quiet, N, dt, quiet_threshold, legacy_rate)
     else: mode, clamp, qmode, q = 1, 0., 2, None
-    ke = torch.empty_like(u)
     common = (mode, _p(ga), ga_t, ga_b, _p(gs), gs_t, gs_b, _p(gu), gu_t, gu_b, _p(u), _p(s), _p(q), _p(sg),
               _p(W), _p(k), _p(inv_tau), _p(lam_m), 1 - 1 / p.tau_s, p.psc_gain, p.v_th, clamp, sigmoid_width,
               qmode, int(detach_reset), T, B, N)
-    sfx, parts = _suffix(u), _parts(B, threads)
+    sfx, parts, ke = _suffix(u), _parts(B, threads), torch.empty_like(u)
     if lib.hrmas_openmp(): codes = [getattr(lib, f'lif_backward_par_{sfx}')(*common, parts, _p(ke))]
     else: codes = _parallel(getattr(lib, f'lif_backward_{sfx}'), [(*common, b0, b1, _p(ke)) for b0, b1 in _chunks(B, parts)])
     if any(codes): raise MemoryError("lif_backward_fused: out of memory for its scratch buffers")
