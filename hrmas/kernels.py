@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib.resources import files
 from pathlib import Path
 import torch
-from .lif import LIFParams, LIFRecord, psc_filter
+from .lif import LIFParams, LIFRecord, psc_filter, fused_forward_buffers
 from .surrogate import Surrogate
 
 # %% auto #0
@@ -214,17 +214,7 @@ def lif_forward_fused(i_ff:torch.Tensor, # feed-forward current [T, B, N] (CPU, 
     if triton_runs(i_ff, backend): return _to_triton('lif_forward', locals())
     lib = load_kernels()
     T, B, N = i_ff.shape
-    dt = i_ff.dtype
-    x, k = i_ff.detach().contiguous(), p.k.to(dt).contiguous()    # k * i_ff is formed in C, element by element
-    rec_fwd = None if w_rec is None else (w_rec.detach().t().to(dt) * p.k.to(dt)).contiguous()   # (k W)^T [pre, post]
-    lam_m = (1 - 1 / p.tau_m.to(dt)).contiguous()
-    if u_out is not None and (u_out.shape != x.shape or u_out.dtype != dt or not u_out.is_contiguous()):
-        raise ValueError(f"u_out must be a contiguous {dt} tensor of shape {tuple(x.shape)}")
-    if quiet is not None and (quiet.shape != (T, B, (N + 7) // 8) or quiet.dtype != torch.uint8 or not quiet.is_contiguous()):
-        raise ValueError(f"quiet must be a contiguous uint8 tensor of shape {(T, B, (N + 7) // 8)}")
-    u = torch.empty_like(x) if u_out is None else u_out.detach()
-    s, a = torch.empty_like(x), torch.empty_like(x)
-    delta = torch.empty_like(x) if with_delta else None
+    x, k, rec_fwd, lam_m, u, s, a, delta = fused_forward_buffers(i_ff, p, w_rec, u_out, quiet, with_delta)
     common = (_p(x), _p(k), _p(rec_fwd), _p(lam_m), 1 - 1 / p.tau_s, p.psc_gain, p.v_th, T, B, N)
     outs, parts = (_p(u), _p(s), _p(a), _p(delta), quiet_threshold, _p(quiet)), _parts(B, threads)
     if lib.hrmas_openmp(): codes = [getattr(lib, f'lif_forward_par_{_suffix(x)}')(*common, parts, *outs)]

@@ -10,7 +10,7 @@ from .core import check_tensor, check_time_major, per_neuron, DEFAULT_DTYPE
 
 # %% auto #0
 __all__ = ['LIFState', 'LIFParams', 'psc_gain', 'lif_params', 'lif_update', 'lif_step', 'LIFRecord', 'check_lif_inputs',
-           'lif_loop', 'lif_forward_nograd', 'psc_filter']
+           'fused_forward_buffers', 'lif_loop', 'lif_forward_nograd', 'psc_filter']
 
 # %% ../nbs/00a_lif.ipynb #baf171c4
 class LIFState(NamedTuple):
@@ -102,6 +102,27 @@ def check_lif_inputs(i_ff:torch.Tensor, # feed-forward current [T, B, N]
         check_tensor(w_rec, 'w_rec', ndim=2, device=i_ff.device, finite=False)
         if w_rec.shape != (N, N): raise ValueError(f"w_rec must have shape ({N}, {N}), got {tuple(w_rec.shape)}")
     return T, B, N
+
+# %% ../nbs/00a_lif.ipynb #a1f0b0f2
+def fused_forward_buffers(i_ff:torch.Tensor, # feed-forward current [T, B, N]
+                          p:LIFParams, # neuron constants
+                          w_rec:torch.Tensor|None=None, # recurrent weights [N, N] or None
+                          u_out:torch.Tensor|None=None, # write the membrane here (e.g. over i_ff) instead of a new tensor
+                          quiet:torch.Tensor|None=None, # quiet bits to fill, uint8 [T, B, ceil(N / 8)]
+                          with_delta:bool=False, # also a tensor for the increments Delta
+                         ) -> tuple:
+    "The fused kernels' inputs and outputs: (x, k, (k W)^T or None, lambda_m, u, s, a, delta or None), checked."
+    T, B, N = i_ff.shape; dt = i_ff.dtype
+    x, k = i_ff.detach().contiguous(), p.k.to(dt).contiguous()    # k * i_ff is formed in the kernel, element by element
+    rec_fwd = None if w_rec is None else (w_rec.detach().t().to(dt) * p.k.to(dt)).contiguous()   # (k W)^T [pre, post]
+    lam_m = (1 - 1 / p.tau_m.to(dt)).contiguous()
+    if u_out is not None and (u_out.shape != x.shape or u_out.dtype != dt or not u_out.is_contiguous()):
+        raise ValueError(f"u_out must be a contiguous {dt} tensor of shape {tuple(x.shape)}")
+    if quiet is not None and (quiet.shape != (T, B, (N + 7) // 8) or quiet.dtype != torch.uint8 or not quiet.is_contiguous()):
+        raise ValueError(f"quiet must be a contiguous uint8 tensor of shape {(T, B, (N + 7) // 8)}")
+    u = torch.empty_like(x) if u_out is None else u_out.detach()
+    s, a = torch.empty_like(x), torch.empty_like(x)
+    return x, k, rec_fwd, lam_m, u, s, a, (torch.empty_like(x) if with_delta else None)
 
 # %% ../nbs/00a_lif.ipynb #ad438c61
 def lif_loop(ki:torch.Tensor, # scaled drive k * I_ff, [T, B, N]

@@ -9,7 +9,7 @@ __all__ = ['INTERPRETED', 'triton_ready', 'lif_forward_triton', 'psc_triton', 'l
 # %% ../nbs/03b_triton.ipynb #e546581f
 import os
 import torch
-from .lif import LIFParams
+from .lif import LIFParams, fused_forward_buffers
 try:
     import triton, triton.language as tl
     TRITON_VERSION, _WHY = triton.__version__, ''
@@ -117,17 +117,7 @@ def lif_forward_triton(i_ff:torch.Tensor, # feed-forward current [T, B, N] (CUDA
                       ):
     "Triton LIF forward: (psc, spikes, membrane u, increments Delta), as `lif_forward_nograd`."
     T, B, N = i_ff.shape
-    dt = i_ff.dtype
-    x, k = i_ff.detach().contiguous(), p.k.to(dt).contiguous()
-    rec_fwd = None if w_rec is None else (w_rec.detach().t().to(dt) * p.k.to(dt)).contiguous()   # (k W)^T [pre, post]
-    lam_m = (1 - 1 / p.tau_m.to(dt)).contiguous()
-    if u_out is not None and (u_out.shape != x.shape or u_out.dtype != dt or not u_out.is_contiguous()):
-        raise ValueError(f"u_out must be a contiguous {dt} tensor of shape {tuple(x.shape)}")
-    if quiet is not None and (quiet.shape != (T, B, (N + 7) // 8) or quiet.dtype != torch.uint8 or not quiet.is_contiguous()):
-        raise ValueError(f"quiet must be a contiguous uint8 tensor of shape {(T, B, (N + 7) // 8)}")
-    u = torch.empty_like(x) if u_out is None else u_out.detach()
-    s, a = torch.empty_like(x), torch.empty_like(x)
-    delta = torch.empty_like(x) if with_delta else None
+    x, k, rec_fwd, lam_m, u, s, a, delta = fused_forward_buffers(i_ff, p, w_rec, u_out, quiet, with_delta)
     if x.numel() == 0: return a, s, (u if u_out is None else u_out), delta
     bn, bk = _blocks(N)
     _launch(_lif_fwd_kernel, _grid(B, N, bn, rec_fwd is not None), x, k, lam_m, x if rec_fwd is None else rec_fwd, u, s, a, x if delta is None else delta,
