@@ -17,11 +17,12 @@ from fastcore.script import call_parse
 from .core import get_device
 
 # %% auto #0
-__all__ = ['SIZES', 'INPUT_RATE', 'RATE_RANGE', 'CALIB_RANGE', 'ROWS', 'ROW_KINDS', 'HRMAS_LIF_ROWS', 'SUMMARY_COLUMNS',
-           'parse_sizes', 'spike_input', 'Runner', 'BenchRow', 'register_row', 'select_rows', 'bench_genotype',
-           'TorchLoopLIF', 'BoundRunner', 'calibrate', 'benchmark', 'peak_memory_mb', 'device_name', 'RowTrial',
-           'bench_row', 'run_bench', 'write_csv', 'read_csv', 'format_table', 'target_ratios', 'bench_summary',
-           'summary_csv', 'summary_path', 'plot_bench', 'hrmas_bench']
+__all__ = ['SIZES', 'INPUT_RATE', 'RATE_RANGE', 'CALIB_RANGE', 'ROWS', 'ROW_KINDS', 'HRMAS_LIF_ROWS', 'SUMMARY_COLUMNS', 'ON_NS',
+           'ON_T', 'ON_B', 'ON_ROWS', 'ON_COLUMNS', 'parse_sizes', 'spike_input', 'Runner', 'BenchRow', 'register_row',
+           'select_rows', 'bench_genotype', 'TorchLoopLIF', 'BoundRunner', 'calibrate', 'benchmark', 'peak_memory_mb',
+           'device_name', 'RowTrial', 'bench_row', 'run_bench', 'write_csv', 'read_csv', 'format_table',
+           'target_ratios', 'bench_summary', 'summary_csv', 'summary_path', 'plot_bench', 'register_on_row',
+           'open_neuromorphic', 'on_ratios', 'hrmas_bench']
 
 # %% ../nbs/15_bench.ipynb #e2e5dfc7
 SIZES = ((100, 16, 256), (100, 16, 512), (300, 16, 512), (100, 16, 1024))   # (T, B, N) of the issue
@@ -669,6 +670,151 @@ def plot_bench(results:list[dict], # result dicts
     ax.legend(fontsize=7, ncol=2, loc='upper left', bbox_to_anchor=(1.01, 1)); fig.tight_layout()
     return fig
 
+# %% ../nbs/15_bench.ipynb #ac181ab0
+ON_NS = (512, 1024, 2048, 4096, 8192, 16384)    # n of the open-neuromorphic protocol
+ON_T, ON_B = 500, 16                            # its time steps and batch
+ON_ROWS: dict[str, BenchRow] = {}               # rows whose build is (n, device) -> (module, forward)
+
+def register_on_row(name:str, kind:str, package:str|None=None):
+    "Decorator: add `build(n, device) -> (module, forward)` to `ON_ROWS` as row `name`."
+    if kind not in ROW_KINDS: raise ValueError(f"kind must be one of {ROW_KINDS}, got {kind!r}")
+    def deco(build):
+        if name in ON_ROWS: raise ValueError(f"open-neuromorphic row {name!r} is already registered")
+        ON_ROWS[name] = BenchRow(name, build, kind, package, build.__doc__ or ''); return build
+    return deco
+
+# %% ../nbs/15_bench.ipynb #e10749b8
+def _on_hrmas(method):
+    def build(n, device):
+        from hrmas.neurons import LIF
+        m = LIF(n, n, method=method).to(device)
+        return m, lambda x: m(x, record=True).spikes
+    return build
+register_on_row('hrmas_lif_bptt', 'hrmas')(_on_hrmas('bptt'))
+register_on_row('hrmas_lif_tsslbp', 'hrmas')(_on_hrmas('tsslbp'))
+
+def _on_norse(n, device, compiled):
+    from norse.torch import LIF as NorseLIF
+    lin, lif = nn.Linear(n, n).to(device), NorseLIF().to(device)
+    f = lambda x: lif(lin(x))[0]
+    if compiled: torch._dynamo.reset(); f = torch.compile(f)
+    return nn.ModuleList([lin, lif]), f
+register_on_row('norse_lif', 'peer', 'norse')(lambda n, device: _on_norse(n, device, False))
+register_on_row('norse_lif_compile', 'peer', 'norse')(lambda n, device: _on_norse(n, device, True))
+
+# %% ../nbs/15_bench.ipynb #e90f37b9
+@register_on_row('snntorch_leaky', 'peer', 'snntorch')
+def _on_snntorch(n, device):
+    import snntorch as snn
+    lin, lif = nn.Linear(n, n).to(device), snn.Leaky(beta=1 - 1 / 16).to(device)
+    def f(x):
+        cur, mem, out = lin(x), None, []
+        mem = torch.zeros_like(cur[0])
+        for c in cur.unbind(0):
+            spk, mem = lif(c, mem); out.append(spk)
+        return torch.stack(out)
+    return nn.ModuleList([lin, lif]), f
+
+@register_on_row('spikingjelly_lif', 'peer', 'spikingjelly')
+def _on_spikingjelly(n, device):
+    from spikingjelly.activation_based import neuron, functional
+    be = 'cupy' if torch.device(device).type == 'cuda' else 'torch'
+    lin, lif = nn.Linear(n, n).to(device), neuron.LIFNode(tau=16., step_mode='m', backend=be).to(device)
+    def f(x):
+        functional.reset_net(lif); return lif(lin(x))
+    return nn.ModuleList([lin, lif]), f
+
+# %% ../nbs/15_bench.ipynb #8cdf8f30
+ON_COLUMNS = ('row', 'backend', 'n', 'T', 'B', 'median_ms', 'min_ms', 'peak_mb', 'rate', 'device', 'versions', 'status')
+
+def _write_on_csv(results, path):
+    "The rows with `ON_COLUMNS`, floats to 4 significant digits, NaN as an empty field."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, 'w', newline='') as f:
+        w = csv.DictWriter(f, ON_COLUMNS); w.writeheader()
+        for r in results:
+            w.writerow({k: ('' if isinstance(r[k], float) and math.isnan(r[k]) else f"{r[k]:.4g}" if isinstance(r[k], float) else r[k]) for k in ON_COLUMNS})
+
+def _on_step(mod, f, x):
+    "One forward + backward of output.sum()."
+    mod.zero_grad(set_to_none=True); out = f(x)
+    out.float().sum().backward(); return out
+
+# %% ../nbs/15_bench.ipynb #e85c0ec9
+def _on_trial(name, n, x, dev, backend, runs, warmup, memory):
+    row, nan = ON_ROWS[name], float('nan')
+    res = dict(row=name, backend=backend or '', n=n, T=x.shape[0], B=x.shape[1], median_ms=nan, min_ms=nan, peak_mb=nan,
+               rate=nan, device=device_name(dev), versions=_versions(row), status='ok')
+    old = os.environ.get('HRMAS_BACKEND')
+    if backend: os.environ['HRMAS_BACKEND'] = backend
+    try:
+        torch.manual_seed(1); mod, f = row.build(n, dev)
+        t = benchmark(lambda: _on_step(mod, f, x), runs=runs, warmup=warmup, cuda_sync=dev.type == 'cuda')
+        res.update(median_ms=1e3 * t['median'], min_ms=1e3 * t['min'])
+        with torch.no_grad(): res['rate'] = float(f(x).float().mean())
+        if memory: res['peak_mb'] = peak_memory_mb(lambda: _on_step(mod, f, x), dev)
+    except ImportError as ex: res['status'] = f"not installed ({ex.name or row.package})"
+    except Exception as ex: res['status'] = _error(ex)
+    finally:
+        if backend: os.environ.pop('HRMAS_BACKEND') if old is None else os.environ.__setitem__('HRMAS_BACKEND', old)
+    return res
+
+# %% ../nbs/15_bench.ipynb #224d8bfc
+def open_neuromorphic(ns=ON_NS, # layer sizes n
+                      rows='*', # names or globs of `ON_ROWS`, comma-separated
+                      device='cpu', T:int=ON_T, B:int=ON_B, # device, time steps, batch
+                      backends=(None,), # HRMAS_BACKEND values for the hrmas rows (None: as set)
+                      runs:int=5, warmup:int=2, # timed and untimed calls per row and n
+                      memory:bool=True, # measure peak memory
+                      out:str|Path|None=None, # write the rows to this CSV
+                      log:Callable|None=print, # one line per finished row
+                     ) -> list[dict]:
+    "The open-neuromorphic protocol: Linear(n, n) + LIF, randn input, forward then backward of output.sum()."
+    pats = [p.strip() for p in (rows.split(',') if isinstance(rows, str) else rows)]
+    names = [r for r in ON_ROWS if any(fnmatch.fnmatchcase(r, p) for p in pats)]
+    if not names: raise ValueError(f"no open-neuromorphic row matches {rows!r}; rows: {', '.join(ON_ROWS)}")
+    dev, results = get_device(device), []
+    for n in ns:
+        g = torch.Generator().manual_seed(0)
+        x = torch.randn(T, B, n, generator=g).to(dev)
+        for name in names:
+            for be in (backends if ON_ROWS[name].kind == 'hrmas' else (None,)):
+                results.append(_on_trial(name, n, x, dev, be, runs, warmup, memory))
+                if log: r = results[-1]; log(f"{r['row']:<18} {r['backend']:<7} n={n:>6} {r['median_ms']:10.1f} ms {r['peak_mb']:9.1f} MiB  rate {r['rate']:.3f}  {r['status']}")
+    if out is not None: _write_on_csv(results, out)
+    return results
+
+# %% ../nbs/15_bench.ipynb #24b0c5e0
+def on_ratios(results:list[dict], # rows of `open_neuromorphic`
+              peer:str='norse_lif_compile') -> list[str]:
+    "One line per hrmas row and backend: its speed-up over `peer` at the largest n where both ran."
+    ok = [r for r in results if r['status'] == 'ok']
+    lines = []
+    for r in ok:
+        if r['row'] not in ON_ROWS or ON_ROWS[r['row']].kind != 'hrmas': continue
+        p = [q for q in ok if q['row'] == peer and q['n'] == r['n']]
+        if not p or r['n'] != max(q['n'] for q in ok if q['row'] == peer): continue
+        lines.append(f"{r['row']} ({r['backend'] or 'default'}) at n={r['n']}: {p[0]['median_ms'] / r['median_ms']:.2f}x faster than {peer} "
+                     f"({r['median_ms']:.1f} vs {p[0]['median_ms']:.1f} ms), peak memory {r['peak_mb'] / p[0]['peak_mb']:.2f}x")
+    return lines
+
+# %% ../nbs/15_bench.ipynb #ed00cb43
+def _on_cli(protocol, sizes, rows, runs, warmup, threads, device, out, memory, backends):
+    "hrmas_bench --protocol open_neuromorphic: the default sizes become ON_NS at T=500, B=16; prints the rows and the ratio."
+    if protocol != 'open_neuromorphic': raise ValueError(f"protocol must be 'layer' or 'open_neuromorphic', got {protocol!r}")
+    szs = parse_sizes(sizes)
+    if szs == list(SIZES): szs = [(ON_T, ON_B, n) for n in ON_NS]
+    bes = tuple(b.strip() for b in backends.split(',')) if backends else (None,)
+    old = torch.get_num_threads(); torch.set_num_threads(threads)
+    try:
+        res = []
+        for T, B in dict.fromkeys((t, b) for t, b, _ in szs):
+            res += open_neuromorphic([n for t, b, n in szs if (t, b) == (T, B)], rows, device, T, B, bes, runs, warmup, memory,
+                                     log=lambda line: print(line, file=sys.stderr, flush=True))
+    finally: torch.set_num_threads(old)
+    if out: _write_on_csv(res, out)
+    for line in on_ratios(res): print(line)
+
 # %% ../nbs/15_bench.ipynb #553888d6
 @call_parse
 def hrmas_bench(sizes:str='100x16x256,100x16x512,300x16x512,100x16x1024', # sizes T x B x N, comma-separated
@@ -682,16 +828,17 @@ def hrmas_bench(sizes:str='100x16x256,100x16x512,300x16x512,100x16x1024', # size
                 no_memory:bool=False, # skip the peak-memory measurement
                 sequential:bool=False, # time each row's runs back to back instead of the rows in turns
                 seed:int=0, # seed of inputs and models
+                protocol:str='layer', # 'layer' (one recurrent layer, above) or 'open_neuromorphic' (Linear + LIF, randn input)
+                backends:str=None, # open_neuromorphic: HRMAS_BACKEND values for the hrmas rows, comma-separated (e.g. triton,torch)
                 list_rows:bool=False, # list the rows and exit
                 debug:bool=False, # show tracebacks
                ):
     "Time one recurrent spiking layer (forward + backward) for hrmas, its peers and the dense bound; print the table and target ratios."
     try:
-        if list_rows:
-            for r in ROWS.values(): print(f"{r.name:<18} {r.kind:<8} {r.about}")
-            return
+        if list_rows: return print('\n'.join(f"{r.name:<18} {r.kind:<8} {r.about}" for r in ROWS.values()))
         if device not in ('cpu', 'cuda') and not device.startswith('cuda:'): raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
         if device.startswith('cuda') and not torch.cuda.is_available(): raise ValueError(f"device {device!r} requested but CUDA is not available here")
+        if protocol != 'layer': return _on_cli(protocol, sizes, rows, runs, warmup, threads, device, out, not no_memory, backends)
         names, szs = select_rows(rows), parse_sizes(sizes)
         res = run_bench(names, szs, runs, warmup, threads, device, seed, not no_memory, out,
                         log=lambda line: print(line, file=sys.stderr, flush=True),    # progress; the table goes to stdout
@@ -699,7 +846,7 @@ def hrmas_bench(sizes:str='100x16x256,100x16x512,300x16x512,100x16x1024', # size
     except (ValueError, TypeError) as ex:
         if debug: raise
         print(f"hrmas_bench: error: {ex}", file=sys.stderr); sys.exit(2)
-    if out: summary_path(out).write_text(summary_csv(bench_summary(res)))
+    if out: summary_path(out).write_text(summary_csv(bench_summary(read_csv(out))))   # from the rounded CSV, as a reader gets it
     print(format_table(res))
     for t in target_ratios(res) + target_ratios(res, stat='min_ms'): print(t['text'])
     if plot:
