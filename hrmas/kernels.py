@@ -383,7 +383,9 @@ class SparseInputLinear(torch.autograd.Function):
         g = g.contiguous().to(x.dtype)
         g_x = (g.reshape(R, N) @ weight).view(x.shape) if ctx.needs_input_grad[0] else None
         g_w = None
-        if ctx.needs_input_grad[1]:
+        if ctx.needs_input_grad[1] and torch.is_grad_enabled():   # create_graph: the C kernel's result would carry no graph
+            g_w = g.reshape(R, N).t() @ x.reshape(R, K)
+        elif ctx.needs_input_grad[1]:
             dwt = x.new_empty(K, N)                      # threads split the input features: no reduction
             lib, parts = load_kernels(), _parts(K)
             if lib.hrmas_openmp(): getattr(lib, f'sparse_linear_wgrad_par_{_suffix(x)}')(_p(x), _p(g), R, K, N, parts, _p(dwt))
