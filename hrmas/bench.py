@@ -18,10 +18,11 @@ from .core import get_device
 
 # %% auto #0
 __all__ = ['SIZES', 'INPUT_RATE', 'RATE_RANGE', 'CALIB_RANGE', 'ROWS', 'ROW_KINDS', 'HRMAS_LIF_ROWS', 'SUMMARY_COLUMNS',
-           'parse_sizes', 'spike_input', 'Runner', 'BenchRow', 'register_row', 'select_rows', 'bench_genotype',
-           'TorchLoopLIF', 'BoundRunner', 'calibrate', 'benchmark', 'peak_memory_mb', 'device_name', 'RowTrial',
-           'bench_row', 'run_bench', 'write_csv', 'read_csv', 'format_table', 'target_ratios', 'bench_summary',
-           'summary_csv', 'summary_path', 'plot_bench', 'hrmas_bench']
+           'TSSLBP_NET', 'REF_COLUMNS', 'parse_sizes', 'spike_input', 'Runner', 'BenchRow', 'register_row',
+           'select_rows', 'bench_genotype', 'TorchLoopLIF', 'BoundRunner', 'calibrate', 'benchmark', 'peak_memory_mb',
+           'device_name', 'RowTrial', 'bench_row', 'run_bench', 'write_csv', 'read_csv', 'format_table',
+           'target_ratios', 'bench_summary', 'summary_csv', 'summary_path', 'plot_bench', 'hrmas_bench',
+           'load_tsslbp_reference', 'tsslbp_ref_bench', 'format_ref_table']
 
 # %% ../nbs/15_bench.ipynb #e2e5dfc7
 SIZES = ((100, 16, 256), (100, 16, 512), (300, 16, 512), (100, 16, 1024))   # (T, B, N) of the issue
@@ -705,3 +706,120 @@ def hrmas_bench(sizes:str='100x16x256,100x16x512,300x16x512,100x16x1024', # size
     if plot:
         import matplotlib; matplotlib.use('Agg')
         plot_bench(res).savefig(plot, dpi=100, bbox_inches='tight')
+
+# %% ../nbs/15_bench.ipynb #61d8e9a5
+TSSLBP_NET = dict(T=100, B=16, n_in=2312, n_hidden=512, n_out=10, rate=0.05, tau_m=8., tau_s=4.)   # the reference network
+
+def load_tsslbp_reference(ref:str|None=None # folder of a TSSL-BP checkout (None: $TSSLBP_REF)
+                         ):
+    "Import the TSSL-BP reference code: (modules `global_v`, `cnns`, `loss_f`), or (None, why not)."
+    ref = ref or os.environ.get('TSSLBP_REF')
+    if not ref: return None, "skipped: set TSSLBP_REF to a checkout of github.com/stonezwr/TSSL-BP (its .cuda() calls removed)"
+    if not (Path(ref) / 'cnns.py').exists(): return None, f"skipped: {ref} holds no cnns.py; TSSLBP_REF must be the TSSL-BP checkout's top folder"
+    sys.path.insert(0, str(ref))
+    try:
+        import global_v, cnns
+        from functions import loss_f
+    except Exception as ex: return None, f"skipped: importing the reference failed ({_error(ex)})"
+    finally: sys.path.remove(str(ref))
+    return (global_v, cnns, loss_f), ''
+
+# %% ../nbs/15_bench.ipynb #9b4d9ddc
+def _reference_step(mods, net, x, y):
+    "The reference network and one training step of it: (network, step() -> output PSCs [T, B, C])."
+    global_v, cnns, loss_f = mods
+    T, B, C = net['T'], len(y), net['n_out']
+    cfg = dict(n_steps=T, tau_m=net['tau_m'], tau_s=net['tau_s'], rule='TSSLBP', model='LIF', loss='count', n_class=C,
+               desired_count=int(0.5 * T), undesired_count=int(0.1 * T))
+    layers = {'hidden': dict(type='linear', n_inputs=net['n_in'], n_outputs=net['n_hidden'], threshold=1., weight_scale=1.),
+              'output': dict(type='linear', n_inputs=net['n_hidden'], n_outputs=C, threshold=1., weight_scale=1.)}
+    global_v.init(T, net['tau_s'])
+    with contextlib.redirect_stdout(io.StringIO()): ref = cnns.Network(cfg, layers, [net['n_in'], 1, 1])
+    loss, xr = loss_f.SpikeLoss(cfg), x.permute(1, 2, 0).reshape(B, net['n_in'], 1, 1, T).contiguous()
+    target = torch.full((B, C, 1, 1), float(cfg['undesired_count'])); target[torch.arange(B), y] = float(cfg['desired_count'])
+    def step():
+        for w in ref.get_parameters(): w.grad = None
+        out = ref.forward(xr, 0, True); loss.spike_count(out, target, cfg, layers['output']).backward()
+        return out.reshape(B, C, T).permute(2, 0, 1)
+    return ref, step
+
+# %% ../nbs/15_bench.ipynb #d9215dcd
+def _hrmas_tsslbp_step(net, x, y, input_kind):
+    "The hrmas network and one training step of it: ((hidden, out), step() -> output PSCs [T, B, C])."
+    from hrmas.neurons import LIF, psc_filter
+    from hrmas.tsslbp import count_loss
+    hid = LIF(net['n_in'], net['n_hidden'], tau_m=net['tau_m'], tau_s=net['tau_s'])
+    out = LIF(net['n_hidden'], net['n_out'], tau_m=net['tau_m'], tau_s=net['tau_s'])
+    def step():
+        hid.weight.grad = out.weight.grad = None
+        feed = x if input_kind == 'spikes' else psc_filter(x, net['tau_s'])
+        o = out(hid(feed, input_kind=input_kind)); count_loss(o, y).backward()
+        return o
+    return (hid, out), step
+
+# %% ../nbs/15_bench.ipynb #1745d9c0
+REF_COLUMNS = ('row', 'T', 'B', 'n_in', 'n_hidden', 'median_ms', 'min_ms', 'max_ms', 'vs_reference', 'max_psc_diff',
+               'max_wgrad_diff', 'threads', 'device', 'versions', 'status')
+
+def tsslbp_ref_bench(ref:str|None=None, # TSSL-BP checkout (None: $TSSLBP_REF; absent: the reference row is skipped)
+                     runs:int=7, warmup:int=2, # timed steps per row (in turns), untimed steps first
+                     threads:int|None=2, # torch threads (None: leave as is)
+                     out:str|None=None, # write the rows to this CSV
+                     seed:int=0, verbose:bool=True, **net): # print the table; `TSSLBP_NET` entries to change
+    "Time the TSSL-BP reference network against the same network in hrmas, in turns in one process: a list of row dicts."
+    net = TSSLBP_NET | net
+    if threads: torch.set_num_threads(threads)
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.rand(net['T'], net['B'], net['n_in'], generator=g) < net['rate']).float()
+    y = torch.randint(0, net['n_out'], (net['B'],), generator=g)
+    torch.manual_seed(seed)
+    mods, why = load_tsslbp_reference(ref)
+    steps, weights = {}, {}
+    if mods is not None:
+        refnet, steps['tsslbp_reference'] = _reference_step(mods, net, x, y); weights['tsslbp_reference'] = refnet.get_parameters()
+    for name, kind in (('hrmas_tsslbp_net', 'spikes'), ('hrmas_tsslbp_net_psc', 'psc')):
+        (hid, o), steps[name] = _hrmas_tsslbp_step(net, x, y, kind); weights[name] = [hid.weight, o.weight]
+        if mods is not None or name != 'hrmas_tsslbp_net':
+            with torch.no_grad():
+                for w, w0 in zip(weights[name], weights['tsslbp_reference' if mods is not None else 'hrmas_tsslbp_net']): w.copy_(w0)
+    return _ref_rows(net, steps, weights, runs, warmup, out, verbose, why)
+
+# %% ../nbs/15_bench.ipynb #74f488df
+def _ref_rows(net, steps, weights, runs, warmup, out, verbose, why):
+    "Check that the rows agree, time them in turns, and build (and write, print) the result rows."
+    first = next(iter(steps))
+    psc = {k: f().detach() for k, f in steps.items()}; grad = {k: weights[k][0].grad.clone() for k in steps}
+    times = {k: [] for k in steps}
+    for i in range(warmup + runs):
+        for k, f in steps.items():
+            t0 = time.perf_counter(); f(); dt = (time.perf_counter() - t0) * 1e3
+            if i >= warmup: times[k].append(dt)
+    base = statistics.median(times['tsslbp_reference']) if 'tsslbp_reference' in times else float('nan')
+    rows = []
+    for k in ('tsslbp_reference', 'hrmas_tsslbp_net', 'hrmas_tsslbp_net_psc'):
+        r = dict(row=k, T=net['T'], B=net['B'], n_in=net['n_in'], n_hidden=net['n_hidden'], threads=torch.get_num_threads(),
+                 device=device_name('cpu'), versions=f"torch {torch.__version__}", status='ok')
+        if k not in steps: rows.append(r | dict(median_ms=float('nan'), min_ms=float('nan'), max_ms=float('nan'), vs_reference=float('nan'),
+                                               max_psc_diff=float('nan'), max_wgrad_diff=float('nan'), status=why)); continue
+        t = times[k]
+        rows.append(r | dict(median_ms=statistics.median(t), min_ms=min(t), max_ms=max(t), vs_reference=base / statistics.median(t),
+                             max_psc_diff=float((psc[k] - psc[first]).abs().max()),
+                             max_wgrad_diff=float((grad[k] - grad[first]).abs().max() / grad[first].abs().max())))
+    if out: _write_ref_csv(rows, out)
+    if verbose: print(format_ref_table(rows))
+    return rows
+
+# %% ../nbs/15_bench.ipynb #61019897
+def _write_ref_csv(rows, path):
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, 'w', newline='') as f:
+        w = csv.DictWriter(f, REF_COLUMNS); w.writeheader()
+        for r in rows: w.writerow({k: ('' if isinstance(r[k], float) and math.isnan(r[k]) else f"{r[k]:.4g}" if isinstance(r[k], float) else r[k]) for k in REF_COLUMNS})
+
+def format_ref_table(rows:list[dict]) -> str:
+    "The rows of `tsslbp_ref_bench` as a fixed-width table."
+    lines = [f"{'row':<22} {'median ms':>10} {'min ms':>8} {'x ref':>7} {'psc diff':>9} {'grad diff':>9}  status"]
+    for r in rows:
+        lines.append(f"{r['row']:<22} {_fmt(r['median_ms'], '.1f'):>10} {_fmt(r['min_ms'], '.1f'):>8} {_fmt(r['vs_reference'], '.2f'):>7} "
+                     f"{_fmt(r['max_psc_diff'], '.1e'):>9} {_fmt(r['max_wgrad_diff'], '.1e'):>9}  {r['status']}")
+    return '\n'.join(lines)
