@@ -902,7 +902,7 @@ def e2e_bench(root=None, # N-MNIST subset folder (None: `shared_dataset('nmnist_
     if root is None: raise FileNotFoundError("e2e_bench needs the N-MNIST subset: pass root= or put it in the shared data folder")
     if threads: torch.set_num_threads(threads)
     data = _nmnist_batches(root, 2 * n_batches, batch, T); train, valid = data[:n_batches], data[n_batches:]
-    cfg = SearchConfig(epochs=1, retrain_epochs=1, order=1, lr=1e-3, desired=round(0.5 * T), undesired=round(0.1 * T), select_frac=0.)
+    cfg = SearchConfig(epochs=1, retrain_epochs=1, order=1, lr=1e-3, desired=round(0.5 * T), undesired=round(0.1 * T), select_frac=0., ip=False)
     torch.manual_seed(seed)
     mk = lambda g=None: HRMASNet(train[0][0].shape[-1], N, 10, 'no_ip', genotype=g, tau_m=16., tau_s=8.)
     sup = mk(); geno = sup.genotype(); fixed = mk(geno)
