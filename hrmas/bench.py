@@ -18,11 +18,12 @@ from .core import get_device
 
 # %% auto #0
 __all__ = ['SIZES', 'INPUT_RATE', 'RATE_RANGE', 'CALIB_RANGE', 'ROWS', 'ROW_KINDS', 'HRMAS_LIF_ROWS', 'SUMMARY_COLUMNS', 'ON_NS',
-           'ON_T', 'ON_B', 'ON_ROWS', 'ON_COLUMNS', 'parse_sizes', 'spike_input', 'Runner', 'BenchRow', 'register_row',
-           'select_rows', 'bench_genotype', 'TorchLoopLIF', 'BoundRunner', 'calibrate', 'benchmark', 'peak_memory_mb',
-           'device_name', 'RowTrial', 'bench_row', 'run_bench', 'write_csv', 'read_csv', 'format_table',
-           'target_ratios', 'bench_summary', 'summary_csv', 'summary_path', 'plot_bench', 'register_on_row',
-           'open_neuromorphic', 'on_ratios', 'hrmas_bench']
+           'ON_T', 'ON_B', 'ON_ROWS', 'ON_COLUMNS', 'TSSLBP_NET', 'REF_COLUMNS', 'E2E_COLUMNS', 'parse_sizes',
+           'spike_input', 'Runner', 'BenchRow', 'register_row', 'select_rows', 'bench_genotype', 'TorchLoopLIF',
+           'BoundRunner', 'calibrate', 'benchmark', 'peak_memory_mb', 'device_name', 'RowTrial', 'bench_row',
+           'run_bench', 'write_csv', 'read_csv', 'format_table', 'target_ratios', 'bench_summary', 'summary_csv',
+           'summary_path', 'plot_bench', 'register_on_row', 'open_neuromorphic', 'on_ratios', 'hrmas_bench',
+           'load_tsslbp_reference', 'tsslbp_ref_bench', 'format_ref_table', 'TorchLoopHRMAS', 'e2e_bench']
 
 # %% ../nbs/15_bench.ipynb #e2e5dfc7
 SIZES = ((100, 16, 256), (100, 16, 512), (300, 16, 512), (100, 16, 1024))   # (T, B, N) of the issue
@@ -852,3 +853,237 @@ def hrmas_bench(sizes:str='100x16x256,100x16x512,300x16x512,100x16x1024', # size
     if plot:
         import matplotlib; matplotlib.use('Agg')
         plot_bench(res).savefig(plot, dpi=100, bbox_inches='tight')
+
+# %% ../nbs/15_bench.ipynb #61d8e9a5
+TSSLBP_NET = dict(T=100, B=16, n_in=2312, n_hidden=512, n_out=10, rate=0.05, tau_m=8., tau_s=4.)   # the reference network
+
+def load_tsslbp_reference(ref:str|None=None # folder of a TSSL-BP checkout (None: $TSSLBP_REF)
+                         ):
+    "Import the TSSL-BP reference code: (modules `global_v`, `cnns`, `loss_f`), or (None, why not)."
+    ref = ref or os.environ.get('TSSLBP_REF')
+    if not ref: return None, "skipped: set TSSLBP_REF to a checkout of github.com/stonezwr/TSSL-BP (its .cuda() calls removed)"
+    if not (Path(ref) / 'cnns.py').exists(): return None, f"skipped: {ref} holds no cnns.py; TSSLBP_REF must be the TSSL-BP checkout's top folder"
+    sys.path.insert(0, str(ref))
+    try:
+        import global_v, cnns
+        from functions import loss_f
+    except Exception as ex: return None, f"skipped: importing the reference failed ({_error(ex)})"
+    finally: sys.path.remove(str(ref))
+    return (global_v, cnns, loss_f), ''
+
+# %% ../nbs/15_bench.ipynb #9b4d9ddc
+def _reference_step(mods, net, x, y):
+    "The reference network and one training step of it: (network, step() -> output PSCs [T, B, C])."
+    global_v, cnns, loss_f = mods
+    T, B, C = net['T'], len(y), net['n_out']
+    cfg = dict(n_steps=T, tau_m=net['tau_m'], tau_s=net['tau_s'], rule='TSSLBP', model='LIF', loss='count', n_class=C,
+               desired_count=int(0.5 * T), undesired_count=int(0.1 * T))
+    layers = {'hidden': dict(type='linear', n_inputs=net['n_in'], n_outputs=net['n_hidden'], threshold=1., weight_scale=1.),
+              'output': dict(type='linear', n_inputs=net['n_hidden'], n_outputs=C, threshold=1., weight_scale=1.)}
+    global_v.init(T, net['tau_s'])
+    with contextlib.redirect_stdout(io.StringIO()): ref = cnns.Network(cfg, layers, [net['n_in'], 1, 1])
+    loss, xr = loss_f.SpikeLoss(cfg), x.permute(1, 2, 0).reshape(B, net['n_in'], 1, 1, T).contiguous()
+    target = torch.full((B, C, 1, 1), float(cfg['undesired_count'])); target[torch.arange(B), y] = float(cfg['desired_count'])
+    def step():
+        for w in ref.get_parameters(): w.grad = None
+        out = ref.forward(xr, 0, True); loss.spike_count(out, target, cfg, layers['output']).backward()
+        return out.reshape(B, C, T).permute(2, 0, 1)
+    return ref, step
+
+# %% ../nbs/15_bench.ipynb #d9215dcd
+def _hrmas_tsslbp_step(net, x, y, input_kind):
+    "The hrmas network and one training step of it: ((hidden, out), step() -> output PSCs [T, B, C])."
+    from hrmas.neurons import LIF, psc_filter
+    from hrmas.tsslbp import count_loss
+    hid = LIF(net['n_in'], net['n_hidden'], tau_m=net['tau_m'], tau_s=net['tau_s'])
+    out = LIF(net['n_hidden'], net['n_out'], tau_m=net['tau_m'], tau_s=net['tau_s'])
+    def step():
+        hid.weight.grad = out.weight.grad = None
+        feed = x if input_kind == 'spikes' else psc_filter(x, net['tau_s'])
+        o = out(hid(feed, input_kind=input_kind)); count_loss(o, y).backward()
+        return o
+    return (hid, out), step
+
+# %% ../nbs/15_bench.ipynb #1745d9c0
+REF_COLUMNS = ('row', 'T', 'B', 'n_in', 'n_hidden', 'median_ms', 'min_ms', 'max_ms', 'vs_reference', 'max_psc_diff',
+               'max_wgrad_diff', 'threads', 'device', 'versions', 'status')
+
+def tsslbp_ref_bench(ref:str|None=None, # TSSL-BP checkout (None: $TSSLBP_REF; absent: the reference row is skipped)
+                     runs:int=7, warmup:int=2, # timed steps per row (in turns), untimed steps first
+                     threads:int|None=2, # torch threads (None: leave as is)
+                     out:str|None=None, # write the rows to this CSV
+                     seed:int=0, verbose:bool=True, **net): # print the table; `TSSLBP_NET` entries to change
+    "Time the TSSL-BP reference network against the same network in hrmas, in turns in one process: a list of row dicts."
+    net = TSSLBP_NET | net
+    if threads: torch.set_num_threads(threads)
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.rand(net['T'], net['B'], net['n_in'], generator=g) < net['rate']).float()
+    y = torch.randint(0, net['n_out'], (net['B'],), generator=g)
+    torch.manual_seed(seed)
+    mods, why = load_tsslbp_reference(ref)
+    steps, weights = {}, {}
+    if mods is not None:
+        refnet, steps['tsslbp_reference'] = _reference_step(mods, net, x, y); weights['tsslbp_reference'] = refnet.get_parameters()
+    for name, kind in (('hrmas_tsslbp_net', 'spikes'), ('hrmas_tsslbp_net_psc', 'psc')):
+        (hid, o), steps[name] = _hrmas_tsslbp_step(net, x, y, kind); weights[name] = [hid.weight, o.weight]
+        if mods is not None or name != 'hrmas_tsslbp_net':
+            with torch.no_grad():
+                for w, w0 in zip(weights[name], weights['tsslbp_reference' if mods is not None else 'hrmas_tsslbp_net']): w.copy_(w0)
+    return _ref_rows(net, steps, weights, runs, warmup, out, verbose, why)
+
+# %% ../nbs/15_bench.ipynb #74f488df
+def _ref_rows(net, steps, weights, runs, warmup, out, verbose, why):
+    "Check that the rows agree, time them in turns, and build (and write, print) the result rows."
+    first = next(iter(steps))
+    psc = {k: f().detach() for k, f in steps.items()}; grad = {k: weights[k][0].grad.clone() for k in steps}
+    times = {k: [] for k in steps}
+    for i in range(warmup + runs):
+        for k, f in steps.items():
+            t0 = time.perf_counter(); f(); dt = (time.perf_counter() - t0) * 1e3
+            if i >= warmup: times[k].append(dt)
+    base = statistics.median(times['tsslbp_reference']) if 'tsslbp_reference' in times else float('nan')
+    rows = []
+    for k in ('tsslbp_reference', 'hrmas_tsslbp_net', 'hrmas_tsslbp_net_psc'):
+        r = dict(row=k, T=net['T'], B=net['B'], n_in=net['n_in'], n_hidden=net['n_hidden'], threads=torch.get_num_threads(),
+                 device=device_name('cpu'), versions=f"torch {torch.__version__}", status='ok')
+        if k not in steps: rows.append(r | dict(median_ms=float('nan'), min_ms=float('nan'), max_ms=float('nan'), vs_reference=float('nan'),
+                                               max_psc_diff=float('nan'), max_wgrad_diff=float('nan'), status=why)); continue
+        t = times[k]
+        rows.append(r | dict(median_ms=statistics.median(t), min_ms=min(t), max_ms=max(t), vs_reference=base / statistics.median(t),
+                             max_psc_diff=float((psc[k] - psc[first]).abs().max()),
+                             max_wgrad_diff=float((grad[k] - grad[first]).abs().max() / grad[first].abs().max())))
+    if out: _write_ref_csv(rows, out)
+    if verbose: print(format_ref_table(rows))
+    return rows
+
+# %% ../nbs/15_bench.ipynb #61019897
+def _write_ref_csv(rows, path):
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, 'w', newline='') as f:
+        w = csv.DictWriter(f, REF_COLUMNS); w.writeheader()
+        for r in rows: w.writerow({k: ('' if isinstance(r[k], float) and math.isnan(r[k]) else f"{r[k]:.4g}" if isinstance(r[k], float) else r[k]) for k in REF_COLUMNS})
+
+def format_ref_table(rows:list[dict]) -> str:
+    "The rows of `tsslbp_ref_bench` as a fixed-width table."
+    lines = [f"{'row':<22} {'median ms':>10} {'min ms':>8} {'x ref':>7} {'psc diff':>9} {'grad diff':>9}  status"]
+    for r in rows:
+        lines.append(f"{r['row']:<22} {_fmt(r['median_ms'], '.1f'):>10} {_fmt(r['min_ms'], '.1f'):>8} {_fmt(r['vs_reference'], '.2f'):>7} "
+                     f"{_fmt(r['max_psc_diff'], '.1e'):>9} {_fmt(r['max_wgrad_diff'], '.1e'):>9}  {r['status']}")
+    return '\n'.join(lines)
+
+# %% ../nbs/15_bench.ipynb #580a7fc1
+class TorchLoopHRMAS(nn.Module):
+    "An `HRMASNet` (LIF neurons) written as a plain PyTorch step loop with autograd (BPTT), sharing its parameters."
+    def __init__(self, net:nn.Module, # the `HRMASNet` whose parameters and W_eff are used
+                 snntorch:bool=False, # the membranes in snnTorch `Leaky` neurons instead of plain tensors
+                ):
+        super().__init__()
+        self.net, self.snn = net, None
+        if snntorch:
+            import snntorch as snn
+            from snntorch import surrogate
+            self.snn = [snn.Leaky(beta=1 - 1 / float(l.tau_m[0]), threshold=l.v_th, reset_mechanism='zero',
+                                  spike_grad=surrogate.fast_sigmoid()) for l in (net.hidden, net.out)]
+
+    def arch_parameters(self): return self.net.arch_parameters()
+    def weight_parameters(self): return self.net.weight_parameters()
+    def clamp_(self): self.net.clamp_()
+
+# %% ../nbs/15_bench.ipynb #d73d2156
+def _spike_fs(x): return _FastSigmoidSpike.apply(x)
+
+def _loop_layer(self, i_ff, layer, w_rec, lif):
+    "One LIF layer over the sequence by hand: PSCs [T, B, N] (and spikes)."
+    lam_m, k, lam_s, g = 1 - 1 / layer.tau_m, layer.R / layer.tau_m, 1 - 1 / layer.tau_s, 1 / layer.tau_s
+    v = a = i_ff.new_zeros(i_ff.shape[1:]); pscs, spikes = [], []
+    for i_t in i_ff.unbind(0):
+        cur = k * (i_t if w_rec is None else i_t + a @ w_rec.t())
+        if lif is None: u = lam_m * v + cur; s = _spike_fs(u - layer.v_th); v = u * (1 - s)
+        else: s, v = lif(cur, v)
+        a = lam_s * a + g * s; pscs.append(a); spikes.append(s)
+    return torch.stack(pscs), torch.stack(spikes)
+
+@patch
+def forward(self:TorchLoopHRMAS, x, record=False):
+    net = self.net; lam, g = 1 - 1 / net.tau_s, 1 / net.tau_s
+    x = x.reshape(x.shape[0], x.shape[1], -1); a = torch.zeros_like(x[0]); a_in = []
+    for x_t in x.unbind(0): a = lam * a + g * x_t; a_in.append(a)
+    h, spikes = _loop_layer(self, torch.stack(a_in) @ net.hidden.weight.t(), net.hidden, net.hidden.recurrent_weight(),
+                            None if self.snn is None else self.snn[0])
+    out, _ = _loop_layer(self, h @ net.out.weight.t(), net.out, None, None if self.snn is None else self.snn[1])
+    return (out, spikes) if record else out
+
+# %% ../nbs/15_bench.ipynb #fe5663d0
+def _nmnist_batches(root, n_batches, batch, T):
+    "The first n_batches batches of the N-MNIST subset as spikes: [(x [T, B, 2312], y [B])]."
+    from hrmas.data import NMNIST
+    ds = NMNIST(root, 'train', n_time_bins=T, pool=1); n = min(len(ds), n_batches * batch)
+    x = (torch.stack([torch.as_tensor(ds.frames(i)) for i in range(n)], 1) > 0).float().reshape(T, n, -1)
+    y = torch.as_tensor(ds.labels[:n]).long()
+    return [(x[:, i:i + batch], y[i:i + batch]) for i in range(0, n, batch)]
+
+def _loop_search_epoch(model, train, valid, cfg):
+    "First-order DARTS over the batches: a weight step (train batch), an architecture step (valid batch)."
+    from hrmas.tsslbp import count_loss
+    ow, oa = torch.optim.Adam(model.weight_parameters(), lr=cfg.lr), torch.optim.Adam(model.arch_parameters(), lr=1e-3)
+    for (xt, yt), (xv, yv) in zip(train, valid):
+        ow.zero_grad(); count_loss(model(xt), yt, cfg.desired, cfg.undesired).backward(); ow.step(); model.clamp_()
+        oa.zero_grad(); count_loss(model(xv), yv, cfg.desired, cfg.undesired).backward(); oa.step()
+
+def _loop_train_epoch(model, train, cfg):
+    from hrmas.tsslbp import count_loss
+    ow = torch.optim.Adam(model.weight_parameters(), lr=cfg.lr)
+    for xt, yt in train: ow.zero_grad(); count_loss(model(xt), yt, cfg.desired, cfg.undesired).backward(); ow.step(); model.clamp_()
+
+# %% ../nbs/15_bench.ipynb #57d874b3
+E2E_COLUMNS = ('row', 'phase', 'T', 'B', 'N', 'n_batches', 'ms_per_batch', 'min_ms_per_batch', 'vs_hrmas', 'threads', 'device', 'status')
+
+def e2e_bench(root=None, # N-MNIST subset folder (None: `shared_dataset('nmnist_small')`)
+              n_batches:int=4, batch:int=16, T:int=100, N:int=512, # batches per epoch, their size, time bins, hidden neurons
+              runs:int=3, threads:int|None=2, out:str|None=None, seed:int=0, verbose:bool=True):
+    "One search and one phase-2 epoch of `n_batches` batches: hrmas vs a plain PyTorch loop vs snnTorch, in turns; ms per batch."
+    import copy
+    from hrmas.data import shared_dataset
+    from hrmas.search import HRMASNet, SearchConfig, hrmas_search, train_fixed
+    root = root or shared_dataset('nmnist_small')
+    if root is None: raise FileNotFoundError("e2e_bench needs the N-MNIST subset: pass root= or put it in the shared data folder")
+    if threads: torch.set_num_threads(threads)
+    data = _nmnist_batches(root, 2 * n_batches, batch, T); train, valid = data[:n_batches], data[n_batches:]
+    cfg = SearchConfig(epochs=1, retrain_epochs=1, order=1, lr=1e-3, desired=round(0.5 * T), undesired=round(0.1 * T), select_frac=0., ip=False)
+    torch.manual_seed(seed)
+    mk = lambda g=None: HRMASNet(train[0][0].shape[-1], N, 10, 'no_ip', genotype=g, tau_m=16., tau_s=8.)
+    sup = mk(); geno = sup.genotype(); fixed = mk(geno)
+    jobs = {('hrmas', 'search'): lambda: hrmas_search(copy.deepcopy(sup), train, valid, cfg, log=None),
+            ('hrmas', 'phase2'): lambda: train_fixed(copy.deepcopy(fixed), train, None, cfg, log=None)}
+    for name, snn in (('torch_loop', False), ('snntorch', True)):
+        jobs[name, 'search'] = lambda snn=snn: _loop_search_epoch(TorchLoopHRMAS(copy.deepcopy(sup), snn), train, valid, cfg)
+        jobs[name, 'phase2'] = lambda snn=snn: _loop_train_epoch(TorchLoopHRMAS(copy.deepcopy(fixed), snn), train, cfg)
+    return _e2e_rows(jobs, runs, dict(T=T, B=batch, N=N, n_batches=n_batches), out, verbose)
+
+# %% ../nbs/15_bench.ipynb #c3e70497
+def _e2e_rows(jobs, runs, size, out, verbose):
+    "Run the jobs in turns (the first round untimed), and build, write and print the rows."
+    times, status = {k: [] for k in jobs}, {k: 'ok' for k in jobs}
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')            # an undecided one-epoch search says so; here only its time counts
+        for i, (k, f) in ((i, kf) for i in range(runs + 1) for kf in jobs.items()):
+            if status[k] != 'ok': continue
+            t0 = time.perf_counter()
+            try: f()
+            except Exception as ex: status[k] = _error(ex); continue
+            if i: times[k].append((time.perf_counter() - t0) * 1e3 / size['n_batches'])
+    nan, rows = float('nan'), []
+    for (row, phase), t in times.items():
+        base = times['hrmas', phase]
+        rows.append(dict(row=row, phase=phase, **size, ms_per_batch=statistics.median(t) if t else nan, min_ms_per_batch=min(t) if t else nan,
+                         vs_hrmas=statistics.median(t) / statistics.median(base) if t and base else nan,
+                         threads=torch.get_num_threads(), device=device_name('cpu'), status=status[row, phase]))
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        with open(out, 'w', newline='') as f:
+            w = csv.DictWriter(f, E2E_COLUMNS); w.writeheader()
+            for r in rows: w.writerow({k: ('' if isinstance(r[k], float) and math.isnan(r[k]) else f"{r[k]:.4g}" if isinstance(r[k], float) else r[k]) for k in E2E_COLUMNS})
+    if verbose:
+        for r in rows: print(f"{r['row']:<11} {r['phase']:<7} {_fmt(r['ms_per_batch'], '.1f'):>9} ms/batch  {_fmt(r['vs_hrmas'], '.2f'):>6} x hrmas  {r['status']}")
+    return rows

@@ -17,11 +17,11 @@ __all__ = ['C_COMMON_FILES', 'C_TEMPLATE_FILES', 'C_SOURCE', 'BACKENDS', 'DENSE_
            'c_source_dir', 'read_c_source', 'c_signature', 'kernel_cache_dir', 'load_kernels', 'backend_setting',
            'note_path', 'last_paths', 'kernels_available', 'triton_runs', 'lif_forward_fused', 'quiet_bits',
            'lif_backward_fused', 'FusedBPTTFunction', 'bptt_fusable', 'lif_bptt_fused', 'SparseInputLinear',
-           'input_projection']
+           'SpikeListLinear', 'input_projection']
 
 # %% ../nbs/03a_kernels.ipynb #4a09e225
 C_COMMON_FILES = ('common.c',)    # shared by both precisions
-C_TEMPLATE_FILES = ('forward.c', 'backward.c', 'wgrad.c', 'sparse_linear.c', 'parallel.c')   # over scalar_t / _SFX
+C_TEMPLATE_FILES = ('forward.c', 'backward.c', 'wgrad.c', 'sparse_linear.c', 'parallel.c', 'spike_linear.c')   # over scalar_t / _SFX
 
 def c_source_dir() -> Path:
     "The folder of the kernels' C files, inside the installed package."
@@ -383,7 +383,9 @@ class SparseInputLinear(torch.autograd.Function):
         g = g.contiguous().to(x.dtype)
         g_x = (g.reshape(R, N) @ weight).view(x.shape) if ctx.needs_input_grad[0] else None
         g_w = None
-        if ctx.needs_input_grad[1]:
+        if ctx.needs_input_grad[1] and torch.is_grad_enabled():   # create_graph: the C kernel's result would carry no graph
+            g_w = g.reshape(R, N).t() @ x.reshape(R, K)
+        elif ctx.needs_input_grad[1]:
             dwt = x.new_empty(K, N)                      # threads split the input features: no reduction
             lib, parts = load_kernels(), _parts(K)
             if lib.hrmas_openmp(): getattr(lib, f'sparse_linear_wgrad_par_{_suffix(x)}')(_p(x), _p(g), R, K, N, parts, _p(dwt))
@@ -391,6 +393,68 @@ class SparseInputLinear(torch.autograd.Function):
                             [(_p(x), _p(g), R, K, N, j0, j1, _p(dwt)) for j0, j1 in _chunks(K, parts)])
             g_w = dwt.t()
         return g_x, g_w
+
+# %% ../nbs/03a_kernels.ipynb #b752c4d3
+def _spike_kernels(lib, sfx):
+    "The `spike_linear.c` functions of one precision, with their argument types set (once)."
+    P, I, INT = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
+    f = {n: getattr(lib, f'spike_{n}_{sfx}') for n in ('block', 'row_count', 'row_fill', 'transpose', 'pack', 'linear')}
+    if f['block'].restype is not I:
+        f['block'].argtypes, f['block'].restype = [], I
+        f['row_count'].argtypes, f['row_count'].restype = [P, I, I, I, P], None
+        f['row_fill'].argtypes, f['row_fill'].restype = [P, I, I, I, P, P, P], None
+        f['transpose'].argtypes, f['transpose'].restype = [P, P, P, I, I, P, P, P], INT
+        f['pack'].argtypes, f['pack'].restype = [P, I, I, I, I, P], None
+        f['linear'].argtypes, f['linear'].restype = [P, P, P, P, INT, I, I, I, I, P], INT
+    return f
+
+# %% ../nbs/03a_kernels.ipynb #7644e8bc
+def _spike_lists(x2, k, parts):
+    "The row lists of the non-zeros of x2 [R, K]: (ptr [R + 1], columns int32, values), one slot spare."
+    R, K = x2.shape
+    ptr = torch.zeros(R + 1, dtype=torch.int64)
+    _parallel(k['row_count'], [(_p(x2), K, r0, r1, ctypes.c_void_p(ptr.data_ptr() + 8)) for r0, r1 in _chunks(R, parts)])
+    ptr = ptr.cumsum_(0); nnz = int(ptr[-1])
+    idx, val = torch.empty(nnz + 1, dtype=torch.int32), x2.new_empty(nnz + 1)
+    _parallel(k['row_fill'], [(_p(x2), K, r0, r1, _p(ptr), _p(idx), _p(val)) for r0, r1 in _chunks(R, parts)])
+    return ptr, idx, val
+
+def _spike_sum(k, ptr, idx, val, w, shape, parts, pack):
+    "out [*shape] (rows x N) = the listed sums over the rows of w [M, N]; pack: w is given as W [N, M] and packed here."
+    N, M = w.shape if pack else w.shape[::-1]
+    if pack:
+        nbk = k['block'](); nblk = -(-N // nbk); wp = w.new_empty(nblk, M, nbk)
+        _parallel(k['pack'], [(_p(w), M, N, b0, b1, _p(wp)) for b0, b1 in _chunks(nblk, parts)]); w = wp
+    out = w.new_empty(*shape); rows = out.numel() // N      # not a view: a layer may write its membrane over it
+    codes = _parallel(k['linear'], [(_p(ptr), _p(idx), _p(val), _p(w), int(pack), M, N, r0, r1, _p(out)) for r0, r1 in _chunks(rows, parts)])
+    if any(codes): raise MemoryError("SpikeListLinear: out of memory for a scratch block")
+    return out
+
+# %% ../nbs/03a_kernels.ipynb #4ceddd0e
+class SpikeListLinear(torch.autograd.Function):
+    "x @ weight.T for a sparse input x [..., K] on the CPU, over lists of x's non-zeros and cache blocks of the weight."
+    @staticmethod
+    def forward(ctx, x, weight):
+        K, N = x.shape[-1], weight.shape[0]; x2 = x.detach().reshape(-1, K).contiguous(); R = x2.shape[0]
+        k, parts = _spike_kernels(load_kernels(), _suffix(x)), _parts(R)
+        ptr, idx, val = _spike_lists(x2, k, parts)
+        out = _spike_sum(k, ptr, idx, val, weight.detach().contiguous(), (*x.shape[:-1], N), parts, pack=True)
+        ctx.save_for_backward(x, weight, ptr, idx, val)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight, ptr, idx, val = ctx.saved_tensors
+        K, N = x.shape[-1], weight.shape[0]; R = x.numel() // K
+        g2 = g.contiguous().to(x.dtype).reshape(R, N)
+        g_x = (g2 @ weight).view(x.shape) if ctx.needs_input_grad[0] else None
+        if not ctx.needs_input_grad[1]: return g_x, None
+        if torch.is_grad_enabled(): return g_x, g2.t() @ x.reshape(R, K)    # create_graph: a product autograd can differentiate
+        k, nnz = _spike_kernels(load_kernels(), _suffix(x)), int(ptr[-1])
+        cptr, cidx, cval = torch.empty(K + 1, dtype=torch.int64), torch.empty(nnz + 1, dtype=torch.int32), x.new_empty(nnz + 1)
+        if k['transpose'](_p(ptr), _p(idx), _p(val), R, K, _p(cptr), _p(cidx), _p(cval)):
+            raise MemoryError("SpikeListLinear: out of memory for the column lists")
+        return g_x, _spike_sum(k, cptr, cidx, cval, g2, (K, N), _parts(K), pack=False).t()          # dW^T [K, N], summed per input
 
 # %% ../nbs/03a_kernels.ipynb #c12bfaae
 def _density(x2, rows=64):
@@ -409,5 +473,5 @@ def input_projection(x:torch.Tensor, # input [T, B, N_in] (spikes or PSCs)
     x2 = x.reshape(T * B, K)
     # 3-d in, 3-d out (no .view of a 2-d result): the output is no view, so a layer may reuse its memory in place
     if x.dtype == weight.dtype and x.numel() and kernels_available(x) and _density(x2) <= SPARSE_INPUT_DENSITY:
-        note_path('input_projection', True); return SparseInputLinear.apply(x, weight)
+        note_path('input_projection', True); return SpikeListLinear.apply(x, weight)
     note_path('input_projection', False); return x @ weight.t()

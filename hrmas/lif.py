@@ -10,7 +10,7 @@ from .core import check_tensor, check_time_major, per_neuron, DEFAULT_DTYPE
 
 # %% auto #0
 __all__ = ['LIFState', 'LIFParams', 'psc_gain', 'lif_params', 'lif_update', 'lif_step', 'LIFRecord', 'check_lif_inputs',
-           'fused_forward_buffers', 'lif_loop', 'lif_forward_nograd', 'psc_filter']
+           'fused_forward_buffers', 'lif_loop', 'lif_forward_nograd', 'psc_filter', 'PSCFilterFunction']
 
 # %% ../nbs/00a_lif.ipynb #baf171c4
 class LIFState(NamedTuple):
@@ -168,3 +168,24 @@ def psc_filter(x:torch.Tensor, # input spikes (or real values) [T, B, ...]
     for x_t in (g * x).unbind(0):  # a list and one stack: slice assignment would make the backward O(T^2)
         a = lam * a + x_t; out.append(a)
     return torch.stack(out)
+
+# %% ../nbs/00a_lif.ipynb #34c63259
+def _scan_(y:torch.Tensor, lam:float, reverse:bool=False) -> torch.Tensor:
+    "y[t] += lam * y[t - 1] for t = 1..T-1 in place (reverse: y[t] += lam * y[t + 1], from t = T-2 down to 0)."
+    if reverse:
+        for t in range(len(y) - 2, -1, -1): y[t].add_(y[t + 1], alpha=lam)
+    else:
+        for t in range(1, len(y)): y[t].add_(y[t - 1], alpha=lam)
+    return y
+
+class PSCFilterFunction(torch.autograd.Function):
+    "`psc_filter(x, tau_s, gain=gain)` as one Function (reverse=True: the time-reversed filter, its adjoint and backward)."
+    @staticmethod
+    def forward(ctx, x, tau_s, gain, reverse=False):
+        ctx.args = tau_s, gain, reverse
+        return _scan_(x * gain, 1 - 1 / tau_s, reverse)      # x * gain is a new tensor: the scan may write over it
+
+    @staticmethod
+    def backward(ctx, g):                                      # the adjoint through `apply`: differentiable again
+        tau_s, gain, reverse = ctx.args
+        return PSCFilterFunction.apply(g, tau_s, gain, not reverse), None, None, None

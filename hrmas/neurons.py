@@ -10,7 +10,7 @@ from typing import NamedTuple, Callable
 import torch
 from torch import nn
 from .core import check_tensor, check_time_major, per_neuron, DEFAULT_DTYPE
-from .lif import LIFState, LIFParams, LIFRecord, psc_gain, lif_params, lif_step, lif_loop, check_lif_inputs, psc_filter
+from .lif import LIFState, LIFParams, LIFRecord, psc_gain, lif_params, lif_step, lif_loop, check_lif_inputs, psc_filter, PSCFilterFunction
 from .surrogate import get_surrogate
 from .tsslbp import TSSLBPFunction, TSSLBPConfig
 from .kernels import bptt_fusable, lif_bptt_fused, input_projection, note_path
@@ -20,8 +20,9 @@ _all_ = ['LIFState', 'LIFParams', 'LIFRecord', 'psc_gain', 'lif_params', 'lif_st
          'ALIFState', 'ALIFRecord', 'alif_step']                                                          # and hrmas.alif
 
 # %% auto #0
-__all__ = ['lif_bptt', 'lif_sequence', 'LIF', 'RecurrentLIF', 'alif_sequence', 'ALIF', 'LIFState', 'LIFParams', 'LIFRecord',
-           'psc_gain', 'lif_params', 'lif_step', 'psc_filter', 'ALIFState', 'ALIFRecord', 'alif_step']
+__all__ = ['lif_bptt', 'lif_sequence', 'LIF', 'synaptic_current', 'RecurrentLIF', 'alif_sequence', 'ALIF', 'LIFState',
+           'LIFParams', 'LIFRecord', 'psc_gain', 'lif_params', 'lif_step', 'psc_filter', 'ALIFState', 'ALIFRecord',
+           'alif_step']
 
 # %% ../nbs/01_neurons.ipynb #f91fed22
 def lif_bptt(i_ff:torch.Tensor, # feed-forward input current [T, B, N]
@@ -125,20 +126,33 @@ class LIF(nn.Module):
 
     def extra_repr(self): return f"{self.n_in}, {self.n_out}, method={self.method!r}, tau_s={self.tau_s}, v_th={self.v_th}"
 
+# %% ../nbs/01_neurons.ipynb #dea51fcc
+def synaptic_current(x:torch.Tensor, # presynaptic spikes (or any real signal) [T, B, n_in]
+                     weight:torch.Tensor, # [N, n_in]
+                     tau_s:float, # synaptic time constant, one for all input channels
+                     gain:float, # PSC jump per spike (`psc_gain`)
+                    ) -> torch.Tensor:
+    "W psc_filter(x) for all T, computed as psc_filter(W x): the projection reads the spikes, the filter N channels."
+    return PSCFilterFunction.apply(input_projection(x, weight), tau_s, gain)
+
 # %% ../nbs/01_neurons.ipynb #0352864b
 @patch
-def forward(self:LIF, x:torch.Tensor, # input PSCs [T, B, n_in]
+def forward(self:LIF, x:torch.Tensor, # input PSCs [T, B, n_in] (or spikes, with input_kind='spikes')
             record:bool=False, # return the `LIFRecord` instead of the PSCs
+            input_kind:str='psc', # 'psc': x are PSCs; 'spikes': x are spikes the layer filters with its synapse (tau_s, psc_scale)
            ):
     autocast = torch.is_autocast_enabled(self.weight.device.type)   # mixed precision: the projection casts, the dtypes may differ
     check_time_major(x, 'x', n=self.n_in, device=self.weight.device, dtype=None if autocast else self.weight.dtype)
-    i_ff = input_projection(x, self.weight)     # all T at once (spike-driven when x is sparse spikes)
+    if input_kind not in ('psc', 'spikes'): raise ValueError(f"input_kind must be 'psc' or 'spikes', got {input_kind!r}")
+    gain = psc_gain(self.tau_s, self.psc_scale)
+    if input_kind == 'spikes' and not autocast: i_ff = synaptic_current(x, self.weight, self.tau_s, gain)   # project, then filter
+    else: i_ff = input_projection(x if input_kind == 'psc' else psc_filter(x, self.tau_s, gain=gain), self.weight)
     w = self.recurrent_weight()                 # formed once per forward pass
     if self.ip_hook is not None and not torch.is_grad_enabled(): rec = self.ip_hook(self, i_ff, w)
     else:
         p = self.params()
         check_lif_inputs(i_ff, w, p, finite=False)   # x was scanned for NaN/inf above; i_ff need not be again
-        # i_ff is ours alone (the projection's backward reads x and the weight): the membrane may take its memory
+        # i_ff is ours alone (the projection's and the filter's backward read x and the weight): the membrane may take its memory
         rec = _run_lif(i_ff, p, w, self.method, self.surrogate, self.tsslbp_cfg, overwrite=True)
     return rec if record else rec.psc
 
@@ -152,6 +166,16 @@ class RecurrentLIF(LIF):
         super().__init__(n_in, n_out, **kwargs)
         self.w_rec = nn.Parameter(torch.randn(n_out, n_out) * rec_scale / math.sqrt(n_out))
     def recurrent_weight(self): return self.w_rec
+
+# %% ../nbs/01_neurons.ipynb #8d156fa0
+def _spike_input_pair(layer, s, seed=0):
+    "A layer's record and gradients for the spikes s given as spikes and as their PSCs: ((rec, grads) new, (rec, grads) old)."
+    out = []
+    for x, kind in ((s, 'spikes'), (psc_filter(s, layer.tau_s, layer.psc_scale), 'psc')):
+        rec = layer(x, record=True, input_kind=kind)
+        probe = torch.randn(rec.psc.shape, generator=torch.Generator().manual_seed(seed), dtype=rec.psc.dtype)
+        out.append((rec, torch.autograd.grad((rec.psc * probe).sum(), [q for q in layer.parameters() if q.requires_grad])))
+    return out
 
 # %% ../nbs/01_neurons.ipynb #de48faee
 def alif_sequence(i_ff:torch.Tensor, # input current without the recurrent term, [T, B, N]

@@ -182,10 +182,10 @@ def forward(self:HRMASNet, x:torch.Tensor, # input [T, B, ...] (spikes or real v
     if x.shape[-1] != self.n_in: raise ValueError(f"x has {x.shape[-1]} features per step, the network expects {self.n_in}")
     x = x.to(self.out.weight.dtype)
     if self.neuron == 'lif':                                 # TSSL-BP pipeline: every layer reads PSCs
-        h = self.hidden(psc_filter(x, self.tau_s), record=True); spikes, feed = h.spikes, h.psc
+        h = self.hidden(x, record=True, input_kind='spikes')    # the input synapse after the projection (01_neurons)
+        spikes, out = h.spikes, self.out(h.psc)
     else:                                                    # SRNN: ALIF reads the input directly and emits spikes
-        spikes = self.hidden(x); feed = psc_filter(spikes, self.tau_s)    # the LIF readout reads their PSCs
-    out = self.out(feed)
+        spikes = self.hidden(x); out = self.out(spikes, input_kind='spikes')   # the LIF readout filters them
     return (out, spikes) if record else out
 
 @patch
