@@ -118,16 +118,16 @@ def _run_parts(name, sfx, B, args_head, args_tail, threads=None):
 
 # %% ../nbs/01a_alif.ipynb #be7be53a
 @torch.no_grad()
-def _alif_forward_c(drives, alpha, rho, cw, u, s, b, b0, beta, threads=None):
-    "The ALIF forward loop in C (`alif.c`): (S, U, TH, B or None), each [T, B, N], as `alif_forward_triton`."
-    T, B, N = drives.shape
-    d = drives.detach().contiguous(); dt = d.dtype
-    vec = [x.detach().to(dt).contiguous() for x in (alpha, rho)]
-    st = [x.detach().to(dt).expand(B, N).contiguous() for x in (u, s, b)]
+def _alif_forward_c(i_ff, alpha, rho, cw, u, s, b, b0, beta, threads=None):
+    "The ALIF forward loop in C (`alif.c`) from the raw current (the drive (1 - alpha) I_ff is formed inside): (S, U, TH, B or None)."
+    T, B, N = i_ff.shape
+    x = i_ff.detach().contiguous(); dt = x.dtype
+    vec = [v.detach().to(dt).contiguous() for v in (1 - alpha, alpha, rho)]
+    st = [v.detach().to(dt).expand(B, N).contiguous() for v in (u, s, b)]
     cwc = None if cw is None else cw.detach().to(dt).contiguous()
-    S, U, TH = (torch.empty_like(d) for _ in range(3)); Bs = torch.empty_like(d) if beta != 0 else None
-    head = (_p(d), _p(cwc), *map(_p, vec + st), float(b0), float(beta), T, B, N)
-    _run_parts('alif_forward', _suffix(d), B, head, lambda p: (_p(U), _p(S), _p(TH), _p(Bs)), threads)
+    S, U, TH = (torch.empty_like(x) for _ in range(3)); Bs = torch.empty_like(x) if beta != 0 else None
+    head = (_p(x), _p(vec[0]), _p(cwc), *map(_p, vec[1:] + st), float(b0), float(beta), T, B, N)
+    _run_parts('alif_forward', _suffix(x), B, head, lambda p: (_p(U), _p(S), _p(TH), _p(Bs)), threads)
     return S, U, TH, Bs
 
 # %% ../nbs/01a_alif.ipynb #74f5ef32
@@ -141,52 +141,52 @@ def _mg_params(grad_fn) -> torch.Tensor|None:
 
 # %% ../nbs/01a_alif.ipynb #4ee26160
 @torch.no_grad()
-def _alif_backward_c(gS, gU, gTH, psi, S, U, TH, Bs, alpha, rho, cw, u0, s0, bst0, b0, beta, tbptt, mg=None, threads=None):
-    "The ALIF reverse loop in C (psi None: the multi-Gaussian of constants `mg`, see `_mg_params`): (GU, carries cu, cs, cb into the initial state, dL/dalpha, dL/drho or None)."
+def _alif_backward_c(gS, gU, gTH, psi, S, U, TH, Bs, i_ff, alpha, rho, cw, u0, s0, bst0, b0, beta, tbptt, mg=None, threads=None):
+    "The ALIF reverse loop in C (psi None: the multi-Gaussian of constants `mg`): (dL/du, dL/dI_ff, carries cu, cs, cb, dL/dalpha, dL/drho or None)."
     T, B, N = U.shape; dt = U.dtype; zero = U.new_zeros(N); adaptive = beta != 0
     grads = [a for g in (gS, gU, gTH) for a in _rows(g, dt, zero)]
-    vec = [x.detach().to(dt).contiguous() for x in (alpha, rho, 1 - rho)]
-    st = [x.detach().to(dt).expand(B, N).contiguous() for x in (u0, s0, bst0)]
+    vec = [v.detach().to(dt).contiguous() for v in (1 - alpha, alpha, rho, 1 - rho)]
+    st = [v.detach().to(dt).expand(B, N).contiguous() for v in (u0, s0, bst0)]
     cwt = None if cw is None else cw.detach().t().to(dt).contiguous()
-    GU, (cu, cs, cb) = torch.empty_like(U), U.new_empty(3, B, N)
+    GU, GI, (cu, cs, cb) = torch.empty_like(U), torch.empty_like(U), U.new_empty(3, B, N)
     parts = _parts(B, threads); gd = torch.zeros(2, parts, N, dtype=torch.float64)
-    head = (*[x if isinstance(x, int) else _p(x) for x in grads], *map(_p, (None if psi is None else psi.contiguous(), U, S, TH, Bs if adaptive else U, *st, cwt, *vec, mg)),
-            float(b0), float(beta), int(adaptive), tbptt or 0, T, B, N)
-    tail = lambda p: (_p(GU), _p(cu), _p(cs), _p(cb), *(ctypes.c_void_p(g.data_ptr() + (p or 0) * N * 8) for g in gd))
+    ts = (None if psi is None else psi.contiguous(), U, S, TH, Bs if adaptive else U, i_ff.detach().to(dt).contiguous(), vec[0], *st, cwt, *vec[1:], mg)
+    head = (*[a if isinstance(a, int) else _p(a) for a in grads], *map(_p, ts), float(b0), float(beta), int(adaptive), tbptt or 0, T, B, N)
+    tail = lambda p: (_p(GU), _p(GI), _p(cu), _p(cs), _p(cb), *(ctypes.c_void_p(g.data_ptr() + (p or 0) * N * 8) for g in gd))
     _run_parts('alif_backward', _suffix(U), B, head, tail, parts)
     g = gd.sum(1).to(dt)
-    return GU, cu, cs, cb, g[0], (g[1] if adaptive else None)
+    return GU, GI, cu, cs, cb, g[0], (g[1] if adaptive else None)
 
 # %% ../nbs/01a_alif.ipynb #3b9af997
 @torch.no_grad()
 def _alif_cw_grad(S, s0, GU, threads=None):
-    "dL/dcw = sum over t, b of s[t-1]^T dL/du[t], [N, N] (pre x post): in C from the spikes below `DENSE_W_GRAD_RATE`, else one matmul."
+    "dL/dcw = sum over t, b of s[t-1]^T dL/du[t], [N, N] (pre x post): in C from the spikes below `DENSE_W_GRAD_RATE`, else matmuls."
     T, B, N = S.shape
-    S_prev = torch.cat([s0.to(S.dtype).expand(B, N)[None], S[:-1]])
-    if float(S.mean()) > DENSE_W_GRAD_RATE: return S_prev.reshape(-1, N).t() @ GU.reshape(-1, N)
+    s0 = s0.detach().to(S.dtype).expand(B, N).contiguous()
+    if float(S.mean()) > DENSE_W_GRAD_RATE: return torch.addmm(s0.t() @ GU[0], S[:-1].reshape(-1, N).t(), GU[1:].reshape(-1, N))
     lib, parts, g = load_kernels(), _parts(N, threads), GU.new_empty(N, N)
-    args = (_p(S_prev), _p(GU), T * B, N)
+    args = (_p(S), _p(s0), _p(GU), T, B, N)
     if lib.hrmas_openmp(): getattr(lib, f'alif_wgrad_par_{_suffix(GU)}')(*args, parts, _p(g))
     else: _parallel(getattr(lib, f'alif_wgrad_{_suffix(GU)}'), [(*args, lo, hi, _p(g)) for lo, hi in _chunks(N, parts)])
     return g
 
 # %% ../nbs/01a_alif.ipynb #fdecf514
-def _alif_forward(path, drives, alpha, rho, cw, u0, s0, bst0, b0, beta):
-    "The forward loop without gradient on `path` ('fused', 'triton' or 'torch'): (S, U, TH, B or None)."
+def _alif_forward(path, i_ff, alpha, rho, cw, u0, s0, bst0, b0, beta):
+    "The forward loop without gradient on `path` ('fused', 'triton' or 'torch') from the raw current: (S, U, TH, B or None)."
     note_path('alif_forward', path)
-    if path == 'fused': return _alif_forward_c(drives, alpha, rho, cw, u0, s0, bst0, b0, beta)
+    if path == 'fused': return _alif_forward_c(i_ff, alpha, rho, cw, u0, s0, bst0, b0, beta)
+    drives = (1 - alpha) * i_ff                            # the drive, as the C kernel forms it
     if path == 'triton':
         from hrmas.triton_kernels import alif_forward_triton
         return alif_forward_triton(drives, alpha, rho, cw, u0, s0, bst0, b0, beta)
     adaptive = beta != 0
-    with torch.no_grad():
-        ss, us, ths, bs, _ = _alif_forward_loop(drives.unbind(0), alpha, rho, cw, u0, s0, bst0, b0, beta, None, None, adaptive)
+    with torch.no_grad(): ss, us, ths, bs, _ = _alif_forward_loop(drives.unbind(0), alpha, rho, cw, u0, s0, bst0, b0, beta, None, None, adaptive)
     S = torch.stack(ss)
     return S, torch.stack(us), (torch.stack(ths) if adaptive else torch.full_like(S, b0)), (torch.stack(bs) if adaptive else None)
 
 # %% ../nbs/01a_alif.ipynb #4e538d79
-def _alif_backward_loops(path, gS, gU, gTH, psi, S, U, TH, Bs, alpha, rho, cw, u0, s0, bst0, b0, beta, tbptt):
-    "The reverse loop in PyTorch ('torch') or Triton ('triton'): (GU, cu, cs, cb, dL/dalpha, dL/drho or None)."
+def _alif_backward_loops(path, gS, gU, gTH, psi, S, U, TH, Bs, i_ff, alpha, rho, cw, u0, s0, bst0, b0, beta, tbptt):
+    "The reverse loop in PyTorch ('torch') or Triton ('triton'): as `_alif_backward_c`."
     adaptive = beta != 0
     S_prev = torch.cat([s0[None], S[:-1]])                 # s[t-1]
     gS, gU, gTH = (torch.zeros_like(U) if g is None else g for g in (gS, gU, gTH))
@@ -194,18 +194,18 @@ def _alif_backward_loops(path, gS, gU, gTH, psi, S, U, TH, Bs, alpha, rho, cw, u
     if path == 'triton': from hrmas.triton_kernels import alif_reverse_triton as loop
     else: loop = _alif_reverse_loop
     cu, cs, cb = loop(gS, gU, gTH, psi, S_prev, TH, GU, GB, alpha, rho, cw, u0, b0, beta, tbptt, cw is not None)
-    g_alpha = (GU * torch.cat([u0[None], U[:-1]])).sum((0, 1))
+    g_alpha = (GU * torch.cat([u0[None], U[:-1]])).sum((0, 1)) - (GU * i_ff).sum((0, 1))   # the decay, then the drive's 1 - alpha
     g_rho = (GB * (torch.cat([bst0[None], Bs[:-1]]) - S_prev)).sum((0, 1)) if adaptive else None
-    return GU, cu, cs, cb, g_alpha, g_rho
+    return GU, GU * (1 - alpha), cu, cs, cb, g_alpha, g_rho
 
 # %% ../nbs/01a_alif.ipynb #0d746a36
 class _ALIFScanFn(torch.autograd.Function):
-    "ALIF sequence with a hand-written BPTT backward (same gradients as autograd through `_alif_forward_loop`), on the path `_alif_path` picks."
+    "ALIF sequence from the raw current with a hand-written BPTT backward (the gradients of autograd through `_alif_forward_loop`), on the path `_alif_path` picks."
     @staticmethod
-    def forward(ctx, drives, alpha, rho, cw, u0, s0, bst0, b0, beta, tbptt, grad_fn):
-        path = _alif_path(drives)
-        S, U, TH, Bs = _alif_forward(path, drives, alpha, rho, cw, u0, s0, bst0, b0, beta)
-        ctx.save_for_backward(alpha, rho, cw, u0, s0, bst0, S, U, TH, Bs)
+    def forward(ctx, i_ff, alpha, rho, cw, u0, s0, bst0, b0, beta, tbptt, grad_fn):
+        path = _alif_path(i_ff)
+        S, U, TH, Bs = _alif_forward(path, i_ff, alpha, rho, cw, u0, s0, bst0, b0, beta)
+        ctx.save_for_backward(i_ff, alpha, rho, cw, u0, s0, bst0, S, U, TH, Bs)
         ctx.cfg = (b0, beta, tbptt, grad_fn, path)
         ctx.set_materialize_grads(False)                       # unused outputs send None, not [T, B, N] zeros
         b_last = (Bs[-1] if beta != 0 else bst0).clone(); ctx.mark_non_differentiable(b_last)
@@ -213,19 +213,19 @@ class _ALIFScanFn(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, gS, gU, gTH, _gb):
-        alpha, rho, cw, u0, s0, bst0, S, U, TH, Bs = ctx.saved_tensors
+        i_ff, alpha, rho, cw, u0, s0, bst0, S, U, TH, Bs = ctx.saved_tensors
         b0, beta, tbptt, grad_fn, path = ctx.cfg
         note_path('alif_backward', path)
         mg = _mg_params(grad_fn) if path == 'fused' else None  # the multi-Gaussian: computed inside the C loop
         psi = None if mg is not None else grad_fn(U - TH)      # else the surrogate derivative for all steps at once
         run = partial(_alif_backward_c, mg=mg) if path == 'fused' else partial(_alif_backward_loops, path)
-        GU, cu, cs, cb, g_alpha, g_rho = run(gS, gU, gTH, psi, S, U, TH, Bs, alpha, rho, cw, u0, s0, bst0, b0, beta, tbptt)
+        GU, GI, cu, cs, cb, g_alpha, g_rho = run(gS, gU, gTH, psi, S, U, TH, Bs, i_ff, alpha, rho, cw, u0, s0, bst0, b0, beta, tbptt)
         g_cw = None
         if cw is not None and ctx.needs_input_grad[3]:
             N = S.shape[-1]
             g_cw = _alif_cw_grad(S, s0, GU) if path == 'fused' else torch.cat([s0[None], S[:-1]]).reshape(-1, N).t() @ GU.reshape(-1, N)
         need = ctx.needs_input_grad
-        return (GU, g_alpha, g_rho, g_cw, cu if need[4] else None, cs if need[5] else None, cb if need[6] else None, None, None, None, None)
+        return (GI, g_alpha, g_rho, g_cw, cu if need[4] else None, cs if need[5] else None, cb if need[6] else None, None, None, None, None)
 
 # %% ../nbs/01a_alif.ipynb #c9be2e1d
 def _check_scan_args(i_ff, tau_m, tau_adp, w_rec, tbptt):
@@ -253,7 +253,6 @@ def alif_scan(i_ff:torch.Tensor, # input current without the recurrent term, [T,
     "ALIF neurons over a sequence (SRNN code order): O(T) BPTT, optional truncation, fused backward for `Surrogate`s."
     _check_scan_args(i_ff, tau_m, tau_adp, w_rec, tbptt)
     alpha, rho = torch.exp(-1 / tau_m), torch.exp(-1 / tau_adp)
-    drives = (1 - alpha) * i_ff                              # hoisted input scaling
     cw = None if w_rec is None else w_rec.t() * (1 - alpha)  # (1 - alpha) folded into W_rec once
     u, s, b = state
     grad_fn = getattr(spike_fn, 'grad', None)
@@ -261,12 +260,13 @@ def alif_scan(i_ff:torch.Tensor, # input current without the recurrent term, [T,
     if auto: fused = grad_fn is not None and torch.is_grad_enabled()
     if fused:
         if grad_fn is None: raise ValueError("fused=True needs a spike_fn with a .grad method (a hrmas Surrogate); pass fused=False")
-        S, U, TH, b_last = _ALIFScanFn.apply(drives, alpha, rho, cw, u, s, b, float(b0), float(beta), tbptt, grad_fn)
+        S, U, TH, b_last = _ALIFScanFn.apply(i_ff, alpha, rho, cw, u, s, b, float(b0), float(beta), tbptt, grad_fn)
         last = ALIFState(U[-1].detach(), S[-1].detach(), b_last)   # the final state carries no gradient on this path
         return ALIFRecord(S, U if record else None, TH if record else None, last)
     if auto and not torch.is_grad_enabled() and (spike_fn is None or grad_fn is not None):   # no graph: the fast loop
-        S, U, TH, Bs = _alif_forward(_alif_path(drives), drives, alpha, rho, cw, u, s, b, float(b0), float(beta))
+        S, U, TH, Bs = _alif_forward(_alif_path(i_ff), i_ff, alpha, rho, cw, u, s, b, float(b0), float(beta))
         return ALIFRecord(S, U if record else None, TH if record else None, ALIFState(U[-1], S[-1], b if Bs is None else Bs[-1]))
+    drives = (1 - alpha) * i_ff                              # hoisted input scaling
     ss, us, ths, _, last = _alif_forward_loop(drives.unbind(0), alpha, rho, cw, u, s, b, b0, beta, tbptt, spike_fn, False)
     spikes = torch.stack(ss)
     last = ALIFState(*last)

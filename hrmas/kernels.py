@@ -94,12 +94,12 @@ def _declare_alif(lib):
     "The ctypes signatures of the ALIF kernels (`alif.c`, used by 01a_alif)."
     P, I, INT = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
     for suf, R in (('f32', ctypes.c_float), ('f64', ctypes.c_double)):
-        f = getattr(lib, f'alif_forward_{suf}'); f.argtypes = [P] * 7 + [R, R] + [I] * 5 + [P] * 4; f.restype = INT
-        f = getattr(lib, f'alif_forward_par_{suf}'); f.argtypes = [P] * 7 + [R, R] + [I] * 3 + [INT] + [P] * 4; f.restype = INT
-        f = getattr(lib, f'alif_backward_{suf}'); f.argtypes = [P, I, I] * 3 + [P] * 13 + [R, R, INT] + [I] * 6 + [P] * 6; f.restype = INT
-        f = getattr(lib, f'alif_backward_par_{suf}'); f.argtypes = [P, I, I] * 3 + [P] * 13 + [R, R, INT] + [I] * 4 + [INT] + [P] * 6; f.restype = INT
-        f = getattr(lib, f'alif_wgrad_{suf}'); f.argtypes = [P, P] + [I] * 4 + [P]; f.restype = None
-        f = getattr(lib, f'alif_wgrad_par_{suf}'); f.argtypes = [P, P, I, I, INT, P]; f.restype = None
+        f = getattr(lib, f'alif_forward_{suf}'); f.argtypes = [P] * 8 + [R, R] + [I] * 5 + [P] * 4; f.restype = INT
+        f = getattr(lib, f'alif_forward_par_{suf}'); f.argtypes = [P] * 8 + [R, R] + [I] * 3 + [INT] + [P] * 4; f.restype = INT
+        f = getattr(lib, f'alif_backward_{suf}'); f.argtypes = [P, I, I] * 3 + [P] * 15 + [R, R, INT] + [I] * 6 + [P] * 7; f.restype = INT
+        f = getattr(lib, f'alif_backward_par_{suf}'); f.argtypes = [P, I, I] * 3 + [P] * 15 + [R, R, INT] + [I] * 4 + [INT] + [P] * 7; f.restype = INT
+        f = getattr(lib, f'alif_wgrad_{suf}'); f.argtypes = [P] * 3 + [I] * 5 + [P]; f.restype = None
+        f = getattr(lib, f'alif_wgrad_par_{suf}'); f.argtypes = [P] * 3 + [I] * 3 + [INT, P]; f.restype = None
 
 # %% ../nbs/03a_kernels.ipynb #8ffccc5a
 def _compile(cc:str, flags:list, cache:Path, rebuild:bool=False) -> Path:

@@ -16,12 +16,13 @@ static __attribute__((noinline)) void alif_acc_col_SFX(scalar_t w, const scalar_
 }
 
 /* One step of one batch row with adaptation: b = lerp(s, b, rho), theta = beta b + b0, u = alpha u + d - theta s. */
-static void alif_row_adapt_SFX(const scalar_t* restrict d, const scalar_t* restrict irec, const scalar_t* restrict alpha,
+static void alif_row_adapt_SFX(const scalar_t* restrict x, const scalar_t* restrict oma, const scalar_t* restrict irec,
+        const scalar_t* restrict alpha,
         const scalar_t* restrict rho, scalar_t b0, scalar_t beta, int64_t N, const scalar_t* restrict up,
         const scalar_t* restrict sp, const scalar_t* restrict bp, scalar_t* restrict u, scalar_t* restrict s,
         scalar_t* restrict th, scalar_t* restrict b) {
     for (int64_t i = 0; i < N; ++i) {
-        const scalar_t di = irec ? d[i] + (scalar_t)irec[i] : d[i];
+        const scalar_t d = oma[i] * x[i], di = irec ? d + irec[i] : d;
         const scalar_t diff = bp[i] - sp[i], r = rho[i];
         const scalar_t bt = r < (scalar_t)0.5 ? FMA_SFX(r, diff, sp[i]) : FMA_SFX(r - (scalar_t)1, diff, bp[i]);
         const scalar_t tt = bt * beta + b0;
@@ -31,21 +32,23 @@ static void alif_row_adapt_SFX(const scalar_t* restrict d, const scalar_t* restr
 }
 
 /* One step of one batch row without adaptation (beta = 0): u = alpha u + d - b0 s, theta = b0. */
-static void alif_row_plain_SFX(const scalar_t* restrict d, const scalar_t* restrict irec, const scalar_t* restrict alpha,
+static void alif_row_plain_SFX(const scalar_t* restrict x, const scalar_t* restrict oma, const scalar_t* restrict irec,
+        const scalar_t* restrict alpha,
         scalar_t b0, int64_t N, const scalar_t* restrict up, const scalar_t* restrict sp,
         scalar_t* restrict u, scalar_t* restrict s, scalar_t* restrict th) {
     for (int64_t i = 0; i < N; ++i) {
-        const scalar_t di = irec ? d[i] + (scalar_t)irec[i] : d[i];
+        const scalar_t d = oma[i] * x[i], di = irec ? d + irec[i] : d;
         const scalar_t ut = FMA_SFX(-b0, sp[i], FMA_SFX(alpha[i], up[i], di));
         th[i] = b0; u[i] = ut; s[i] = ut - b0 > 0 ? (scalar_t)1 : (scalar_t)0;
     }
 }
 
-/* Forward over T steps for batch rows [b_lo, b_hi); [T, B, N] arrays, contiguous. d = (1 - alpha) I_ff;
+/* Forward over T steps for batch rows [b_lo, b_hi); [T, B, N] arrays, contiguous. x = I_ff, oma = 1 - alpha
+   (the drive is oma x, rounded as PyTorch's product);
    cw = (1 - alpha) W_rec^T [pre, post] or NULL; u0, s0, bst0 [B, N] the state entering step 0 (s0 may be
    real-valued). Writes U, S, TH and, with adaptation (Bo not NULL), B. The recurrent input of step t is a
    sum over the non-zero s[t-1] of their rows of cw, then added to d. Returns 0, or 1 if out of memory. */
-int alif_forward_SFX(const scalar_t* d, const scalar_t* cw, const scalar_t* alpha, const scalar_t* rho,
+int alif_forward_SFX(const scalar_t* x, const scalar_t* oma, const scalar_t* cw, const scalar_t* alpha, const scalar_t* rho,
                      const scalar_t* u0, const scalar_t* s0, const scalar_t* bst0, scalar_t b0, scalar_t beta,
                      int64_t T, int64_t B, int64_t N, int64_t b_lo, int64_t b_hi,
                      scalar_t* U, scalar_t* S, scalar_t* TH, scalar_t* Bo) {
@@ -61,9 +64,9 @@ int alif_forward_SFX(const scalar_t* d, const scalar_t* cw, const scalar_t* alph
                 for (int64_t i = 0; i < N; ++i) if (sp[i] != 0) idx[ns++] = i;
                 for (int64_t j = 0; j < ns; ++j) alif_acc_col_SFX(sp[idx[j]], cw + idx[j] * N, N, irec);
             }
-            if (Bo) alif_row_adapt_SFX(d + off, cw ? irec : NULL, alpha, rho, b0, beta, N, up, sp, bp,
+            if (Bo) alif_row_adapt_SFX(x + off, oma, cw ? irec : NULL, alpha, rho, b0, beta, N, up, sp, bp,
                                        U + off, S + off, TH + off, Bo + off);
-            else alif_row_plain_SFX(d + off, cw ? irec : NULL, alpha, b0, N, up, sp, U + off, S + off, TH + off);
+            else alif_row_plain_SFX(x + off, oma, cw ? irec : NULL, alpha, b0, N, up, sp, U + off, S + off, TH + off);
             up = U + off; sp = S + off; if (Bo) bp = Bo + off;
         }
     }
@@ -82,20 +85,22 @@ static void alif_mg_row_SFX(const scalar_t* restrict u, const scalar_t* restrict
 }
 
 /* One reverse step of one batch row: dL/du[t] into GU, the carries cu, cs, cb into step t-1 updated in place
-   (cs without the recurrent term, which the caller adds for the whole group), and the sums of the decays'
-   gradients ga += dL/du[t] u[t-1], gr += dL/db[t] (b[t-1] - s[t-1]). up, sp, bp: u, s, b at t-1. */
+   (cs without the recurrent term, which the caller adds for the whole group), dL/dI_ff[t] = oma dL/du[t] into
+   GI, and the sums of the decays' gradients ga += dL/du[t] (u[t-1] - I_ff[t]) (the membrane's decay and the
+   drive's 1 - alpha), gr += dL/db[t] (b[t-1] - s[t-1]). up, sp, bp: u, s, b at t-1; x: I_ff[t]. */
 static void alif_bwd_row_SFX(const scalar_t* restrict gs, const scalar_t* restrict gu, const scalar_t* restrict gth,
-        const scalar_t* restrict psi, const scalar_t* restrict up, const scalar_t* restrict sp,
+        const scalar_t* restrict psi, const scalar_t* restrict x, const scalar_t* restrict oma,
+        const scalar_t* restrict up, const scalar_t* restrict sp,
         const scalar_t* restrict bp, const scalar_t* restrict th, const scalar_t* restrict alpha,
         const scalar_t* restrict rho, const scalar_t* restrict omr, scalar_t b0, scalar_t beta, int adaptive,
         int64_t N, scalar_t* restrict cu, scalar_t* restrict cs, scalar_t* restrict cb, scalar_t* restrict GU,
-        double* restrict ga, double* restrict gr) {
+        scalar_t* restrict GI, double* restrict ga, double* restrict gr) {
     if (adaptive) {
         for (int64_t i = 0; i < N; ++i) {
             const scalar_t gx = (gs[i] + cs[i]) * psi[i];
             const scalar_t g = (gu[i] + cu[i]) + gx;
             const scalar_t gb = cb[i] + beta * ((gth[i] - gx) - g * sp[i]);
-            GU[i] = g; ga[i] += (double)g * (double)up[i]; gr[i] += (double)gb * ((double)bp[i] - (double)sp[i]);
+            GU[i] = g; GI[i] = g * oma[i]; ga[i] += (double)g * ((double)up[i] - (double)x[i]); gr[i] += (double)gb * ((double)bp[i] - (double)sp[i]);
             cs[i] = FMA_SFX(-th[i], g, omr[i] * gb); cb[i] = rho[i] * gb; cu[i] = alpha[i] * g;
         }
     } else {
@@ -103,7 +108,7 @@ static void alif_bwd_row_SFX(const scalar_t* restrict gs, const scalar_t* restri
         for (int64_t i = 0; i < N; ++i) {
             const scalar_t gx = (gs[i] + cs[i]) * psi[i];
             const scalar_t g = (gu[i] + cu[i]) + gx;
-            GU[i] = g; ga[i] += (double)g * (double)up[i]; cs[i] = g * nb0; cu[i] = alpha[i] * g;
+            GU[i] = g; GI[i] = g * oma[i]; ga[i] += (double)g * ((double)up[i] - (double)x[i]); cs[i] = g * nb0; cu[i] = alpha[i] * g;
         }
     }
 }
@@ -120,17 +125,19 @@ static void alif_add_SFX(const scalar_t* restrict e, int64_t N, scalar_t* restri
 /* The reverse loop (`_alif_reverse_loop`) for batch rows [b_lo, b_hi), RB rows per group so that one pass
    over W serves RB rows. gs, gu, gth: dL/ds, dL/du, dL/dtheta, row (t, b) at x + t*x_ts + b*x_bs (strides 0
    for a broadcast or absent gradient); psi, U, S, TH, Bs: the surrogate derivative and the forward pass
-   [T, B, N] (Bs only when adaptive; psi NULL: the multi-Gaussian of parameters mg, computed here); u0, s0, bst0 [B, N]: the state entering step 0. cwt = cw^T [post, pre]
-   or NULL; omr = 1 - rho. tbptt: cut the carries entering step t when t % tbptt == 0 (0: never). Writes GU,
-   the carries into the initial state cu, cs, cb [B, N], and adds this range's dL/dalpha, dL/drho to ga, gr [N]
-   (double). Returns 0, or 1 if out of memory. */
+   [T, B, N] (Bs only when adaptive; psi NULL: the multi-Gaussian of parameters mg, computed here); X = I_ff
+   [T, B, N], oma = 1 - alpha; u0, s0, bst0 [B, N]: the state entering step 0. cwt = cw^T [post, pre] or NULL;
+   omr = 1 - rho. tbptt: cut the carries entering step t when t % tbptt == 0 (0: never). Writes GU = dL/du,
+   GI = dL/dI_ff, the carries into the initial state cu, cs, cb [B, N], and adds this range's dL/dalpha,
+   dL/drho to ga, gr [N] (double). Returns 0, or 1 if out of memory. */
 int alif_backward_SFX(const scalar_t* gs, int64_t gs_ts, int64_t gs_bs, const scalar_t* gu, int64_t gu_ts, int64_t gu_bs,
                       const scalar_t* gth, int64_t gth_ts, int64_t gth_bs, const scalar_t* psi, const scalar_t* U,
-                      const scalar_t* S, const scalar_t* TH, const scalar_t* Bs, const scalar_t* u0, const scalar_t* s0,
+                      const scalar_t* S, const scalar_t* TH, const scalar_t* Bs, const scalar_t* X, const scalar_t* oma,
+                      const scalar_t* u0, const scalar_t* s0,
                       const scalar_t* bst0, const scalar_t* cwt, const scalar_t* alpha, const scalar_t* rho,
                       const scalar_t* omr, const double* mg, scalar_t b0, scalar_t beta, int adaptive, int64_t tbptt,
                       int64_t T, int64_t B, int64_t N, int64_t b_lo, int64_t b_hi,
-                      scalar_t* GU, scalar_t* cu, scalar_t* cs, scalar_t* cb, double* ga, double* gr) {
+                      scalar_t* GU, scalar_t* GI, scalar_t* cu, scalar_t* cs, scalar_t* cb, double* ga, double* gr) {
     scalar_t* buf = (scalar_t*)malloc((size_t)(RB + 2) * N * sizeof(scalar_t));
     if (!buf) return 1;
     scalar_t* zero = buf + RB * N; scalar_t* psi_row = zero + N;
@@ -150,8 +157,8 @@ int alif_backward_SFX(const scalar_t* gs, int64_t gs_ts, int64_t gs_bs, const sc
                 const scalar_t* bp = adaptive ? (t > 0 ? Bs + prev : bst0 + b * N) : zero;
                 if (!psi) alif_mg_row_SFX(U + off, TH + off, mg, N, psi_row);
                 alif_bwd_row_SFX(gs + t * gs_ts + b * gs_bs, gu + t * gu_ts + b * gu_bs, gth + t * gth_ts + b * gth_bs,
-                                 psi ? psi + off : psi_row, up, sp, bp, TH + off, alpha, rho, omr, b0, beta, adaptive, N,
-                                 cu + b * N, cs + b * N, cb + b * N, GU + off, ga, gr);
+                                 psi ? psi + off : psi_row, X + off, oma, up, sp, bp, TH + off, alpha, rho, omr, b0, beta,
+                                 adaptive, N, cu + b * N, cs + b * N, cb + b * N, GU + off, GI + off, ga, gr);
             }
             const int cut = tbptt > 0 && t > 0 && t % tbptt == 0;
             if (cut) {                                   /* the state entering step t was detached */
@@ -173,52 +180,55 @@ int alif_backward_SFX(const scalar_t* gs, int64_t gs_ts, int64_t gs_bs, const sc
     free(buf); return 0;
 }
 
-/* dL/dcw for presynaptic neurons [i_lo, i_hi): g[i][:] = sum over (t, b) of sp[t, b, i] GU[t, b, :], from the
-   non-zero entries of sp = s[t-1] (which may be real-valued at t = 0). g [N, N] (pre x post). */
-void alif_wgrad_SFX(const scalar_t* sp, const scalar_t* GU, int64_t TB, int64_t N, int64_t i_lo, int64_t i_hi, scalar_t* g) {
+/* dL/dcw for presynaptic neurons [i_lo, i_hi): g[i][:] = sum over (t, b) of s[t-1, b, i] GU[t, b, :], from the
+   non-zero entries of s[t-1] (S [T, B, N], and s0 [B, N] at t = 0, which may be real-valued). g [N, N] (pre x post). */
+void alif_wgrad_SFX(const scalar_t* S, const scalar_t* s0, const scalar_t* GU, int64_t T, int64_t B, int64_t N,
+                    int64_t i_lo, int64_t i_hi, scalar_t* g) {
     memset(g + i_lo * N, 0, (size_t)(i_hi - i_lo) * N * sizeof(scalar_t));
-    for (int64_t r = 0; r < TB; ++r) {
-        const scalar_t* s = sp + r * N; const scalar_t* e = GU + r * N;
+    for (int64_t r = 0; r < T * B; ++r) {
+        const scalar_t* s = r < B ? s0 + r * N : S + (r - B) * N; const scalar_t* e = GU + r * N;
         for (int64_t i = i_lo; i < i_hi; ++i) if (s[i] != 0) alif_axpy_SFX(s[i], e, N, g + i * N);
     }
 }
 
 /* The same functions over `parts` contiguous ranges of batch rows (presynaptic neurons), one OpenMP thread
    each; the backward pass's decay gradients go to one [N] pair per part, ga + p N and gr + p N. */
-int alif_forward_par_SFX(const scalar_t* d, const scalar_t* cw, const scalar_t* alpha, const scalar_t* rho,
+int alif_forward_par_SFX(const scalar_t* x, const scalar_t* oma, const scalar_t* cw, const scalar_t* alpha, const scalar_t* rho,
                          const scalar_t* u0, const scalar_t* s0, const scalar_t* bst0, scalar_t b0, scalar_t beta,
                          int64_t T, int64_t B, int64_t N, int parts, scalar_t* U, scalar_t* S, scalar_t* TH, scalar_t* Bo) {
     int bad = 0;
     #pragma omp parallel for num_threads(parts) schedule(static, 1) reduction(|:bad)
     for (int p = 0; p < parts; ++p) {
         int64_t lo, hi; part_range(B, parts, p, &lo, &hi);
-        if (lo < hi) bad |= alif_forward_SFX(d, cw, alpha, rho, u0, s0, bst0, b0, beta, T, B, N, lo, hi, U, S, TH, Bo);
+        if (lo < hi) bad |= alif_forward_SFX(x, oma, cw, alpha, rho, u0, s0, bst0, b0, beta, T, B, N, lo, hi, U, S, TH, Bo);
     }
     return bad;
 }
 
 int alif_backward_par_SFX(const scalar_t* gs, int64_t gs_ts, int64_t gs_bs, const scalar_t* gu, int64_t gu_ts, int64_t gu_bs,
                           const scalar_t* gth, int64_t gth_ts, int64_t gth_bs, const scalar_t* psi, const scalar_t* U,
-                          const scalar_t* S, const scalar_t* TH, const scalar_t* Bs, const scalar_t* u0, const scalar_t* s0,
+                          const scalar_t* S, const scalar_t* TH, const scalar_t* Bs, const scalar_t* X, const scalar_t* oma,
+                          const scalar_t* u0, const scalar_t* s0,
                           const scalar_t* bst0, const scalar_t* cwt, const scalar_t* alpha, const scalar_t* rho,
                           const scalar_t* omr, const double* mg, scalar_t b0, scalar_t beta, int adaptive, int64_t tbptt,
                           int64_t T, int64_t B, int64_t N, int parts,
-                          scalar_t* GU, scalar_t* cu, scalar_t* cs, scalar_t* cb, double* ga, double* gr) {
+                          scalar_t* GU, scalar_t* GI, scalar_t* cu, scalar_t* cs, scalar_t* cb, double* ga, double* gr) {
     int bad = 0;
     #pragma omp parallel for num_threads(parts) schedule(static, 1) reduction(|:bad)
     for (int p = 0; p < parts; ++p) {
         int64_t lo, hi; part_range(B, parts, p, &lo, &hi);
         if (lo < hi) bad |= alif_backward_SFX(gs, gs_ts, gs_bs, gu, gu_ts, gu_bs, gth, gth_ts, gth_bs, psi, U, S, TH, Bs,
-                                              u0, s0, bst0, cwt, alpha, rho, omr, mg, b0, beta, adaptive, tbptt, T, B, N,
-                                              lo, hi, GU, cu, cs, cb, ga + p * N, gr + p * N);
+                                              X, oma, u0, s0, bst0, cwt, alpha, rho, omr, mg, b0, beta, adaptive, tbptt, T, B, N,
+                                              lo, hi, GU, GI, cu, cs, cb, ga + p * N, gr + p * N);
     }
     return bad;
 }
 
-void alif_wgrad_par_SFX(const scalar_t* sp, const scalar_t* GU, int64_t TB, int64_t N, int parts, scalar_t* g) {
+void alif_wgrad_par_SFX(const scalar_t* S, const scalar_t* s0, const scalar_t* GU, int64_t T, int64_t B, int64_t N,
+                        int parts, scalar_t* g) {
     #pragma omp parallel for num_threads(parts) schedule(static, 1)
     for (int p = 0; p < parts; ++p) {
         int64_t lo, hi; part_range(N, parts, p, &lo, &hi);
-        if (lo < hi) alif_wgrad_SFX(sp, GU, TB, N, lo, hi, g);
+        if (lo < hi) alif_wgrad_SFX(S, s0, GU, T, B, N, lo, hi, g);
     }
 }
