@@ -116,19 +116,27 @@ def _run_parts(name, sfx, B, args_head, args_tail, threads=None):
     else: codes = _parallel(getattr(lib, f'{name}_{sfx}'), [(*args_head, lo, hi, *args_tail(p)) for p, (lo, hi) in enumerate(_chunks(B, parts))])
     if any(codes): raise MemoryError(f"{name}: out of memory for its scratch buffers")
 
+# %% ../nbs/01a_alif.ipynb #a08603a5
+def _fold(B:int, cw, threads=None) -> int:
+    "Batch rows per kernel row: a feed-forward layer's neurons are independent, so k rows of N become one of k N (fewer, longer rows)."
+    if cw is not None: return 1
+    parts = _parts(B, threads)
+    return B // max(d for d in range(1, parts + 1) if B % d == 0)
+
 # %% ../nbs/01a_alif.ipynb #be7be53a
 @torch.no_grad()
 def _alif_forward_c(i_ff, alpha, rho, cw, u, s, b, b0, beta, threads=None):
     "The ALIF forward loop in C (`alif.c`) from the raw current (the drive (1 - alpha) I_ff is formed inside): (S, U, TH, B or None)."
     T, B, N = i_ff.shape
-    x = i_ff.detach().contiguous(); dt = x.dtype
-    vec = [v.detach().to(dt).contiguous() for v in (1 - alpha, alpha, rho)]
-    st = [v.detach().to(dt).expand(B, N).contiguous() for v in (u, s, b)]
+    k = _fold(B, cw, threads); R, M = B // k, k * N                 # R kernel rows of M neurons
+    x = i_ff.detach().contiguous().view(T, R, M); dt = x.dtype
+    vec = [v.detach().to(dt).repeat(k) for v in (1 - alpha, alpha, rho)]
+    st = [v.detach().to(dt).expand(B, N).reshape(R, M).contiguous() for v in (u, s, b)]
     cwc = None if cw is None else cw.detach().to(dt).contiguous()
     S, U, TH = (torch.empty_like(x) for _ in range(3)); Bs = torch.empty_like(x) if beta != 0 else None
-    head = (_p(x), _p(vec[0]), _p(cwc), *map(_p, vec[1:] + st), float(b0), float(beta), T, B, N)
-    _run_parts('alif_forward', _suffix(x), B, head, lambda p: (_p(U), _p(S), _p(TH), _p(Bs)), threads)
-    return S, U, TH, Bs
+    head = (_p(x), _p(vec[0]), _p(cwc), *map(_p, vec[1:] + st), float(b0), float(beta), T, R, M)
+    _run_parts('alif_forward', _suffix(x), R, head, lambda p: (_p(U), _p(S), _p(TH), _p(Bs)), threads)
+    return tuple(None if o is None else o.view(T, B, N) for o in (S, U, TH, Bs))
 
 # %% ../nbs/01a_alif.ipynb #74f5ef32
 def _mg_params(grad_fn) -> torch.Tensor|None:
@@ -143,18 +151,20 @@ def _mg_params(grad_fn) -> torch.Tensor|None:
 @torch.no_grad()
 def _alif_backward_c(gS, gU, gTH, psi, S, U, TH, Bs, i_ff, alpha, rho, cw, u0, s0, bst0, b0, beta, tbptt, mg=None, threads=None):
     "The ALIF reverse loop in C (psi None: the multi-Gaussian of constants `mg`): (dL/du, dL/dI_ff, carries cu, cs, cb, dL/dalpha, dL/drho or None)."
-    T, B, N = U.shape; dt = U.dtype; zero = U.new_zeros(N); adaptive = beta != 0
-    grads = [a for g in (gS, gU, gTH) for a in _rows(g, dt, zero)]
-    vec = [v.detach().to(dt).contiguous() for v in (1 - alpha, alpha, rho, 1 - rho)]
-    st = [v.detach().to(dt).expand(B, N).contiguous() for v in (u0, s0, bst0)]
+    T, B, N = U.shape; dt = U.dtype; adaptive = beta != 0
+    k = _fold(B, cw, threads); R, M = B // k, k * N; zero = U.new_zeros(M)
+    flat = lambda t: None if t is None else t.detach().to(dt).reshape(T, R, M)
+    grads = [a for g in (gS, gU, gTH) for a in _rows(flat(g), dt, zero)]
+    vec = [v.detach().to(dt).repeat(k) for v in (1 - alpha, alpha, rho, 1 - rho)]
+    st = [v.detach().to(dt).expand(B, N).reshape(R, M).contiguous() for v in (u0, s0, bst0)]
     cwt = None if cw is None else cw.detach().t().to(dt).contiguous()
     GU, GI, (cu, cs, cb) = torch.empty_like(U), torch.empty_like(U), U.new_empty(3, B, N)
-    parts = _parts(B, threads); gd = torch.zeros(2, parts, N, dtype=torch.float64)
-    ts = (None if psi is None else psi.contiguous(), U, S, TH, Bs if adaptive else U, i_ff.detach().to(dt).contiguous(), vec[0], *st, cwt, *vec[1:], mg)
-    head = (*[a if isinstance(a, int) else _p(a) for a in grads], *map(_p, ts), float(b0), float(beta), int(adaptive), tbptt or 0, T, B, N)
-    tail = lambda p: (_p(GU), _p(GI), _p(cu), _p(cs), _p(cb), *(ctypes.c_void_p(g.data_ptr() + (p or 0) * N * 8) for g in gd))
-    _run_parts('alif_backward', _suffix(U), B, head, tail, parts)
-    g = gd.sum(1).to(dt)
+    parts = _parts(R, threads); gd = torch.zeros(2, parts, M, dtype=torch.float64)
+    ts = (flat(psi), U, S, TH, Bs if adaptive else U, flat(i_ff).contiguous(), vec[0], *st, cwt, *vec[1:], mg)
+    head = (*[a if isinstance(a, int) else _p(a) for a in grads], *map(_p, ts), float(b0), float(beta), int(adaptive), tbptt or 0, T, R, M)
+    tail = lambda p: (_p(GU), _p(GI), _p(cu), _p(cs), _p(cb), *(ctypes.c_void_p(g.data_ptr() + (p or 0) * M * 8) for g in gd))
+    _run_parts('alif_backward', _suffix(U), R, head, tail, parts)
+    g = gd.sum(1).view(2, k, N).sum(1).to(dt)
     return GU, GI, cu, cs, cb, g[0], (g[1] if adaptive else None)
 
 # %% ../nbs/01a_alif.ipynb #3b9af997

@@ -5,8 +5,6 @@
    vectorised addcmul, add(alpha=) and lerp use a fused multiply-add, so the feed-forward layer is bit for bit. */
 #define FMA_f32 fmaf   /* identical redefinition in the second instance: allowed */
 #define FMA_f64 fma
-#define EXP_f32 expf
-#define EXP_f64 exp
 
 /* acc += w * col for one presynaptic neuron, in the order and rounding of PyTorch's small-matrix addmm
    (a fused multiply-add per non-zero input, in increasing input order); own function: no loop interchange. */
@@ -73,6 +71,29 @@ int alif_forward_SFX(const scalar_t* x, const scalar_t* oma, const scalar_t* cw,
     free(irec); free(idx); return 0;
 }
 
+/* exp(-q) for q >= 0, written so that the compiler vectorises it (no libm call, no float comparison): q is
+   clipped at the lowest normal exponent by an integer min of its bits (the result is then below 1e-37), then
+   -q = k ln2 + r, |r| <= ln2 / 2, exp(r) by its Taylor polynomial (degree 8 in float, 13 in double: truncation
+   below the rounding), times 2^k from the exponent bits. */
+static inline scalar_t alif_expneg_SFX(scalar_t q) {
+    const int dbl = sizeof(scalar_t) == 8;
+    if (dbl) { int64_t qi, li; const double lim = 708; memcpy(&qi, &q, 8); memcpy(&li, &lim, 8); qi = qi < li ? qi : li; memcpy(&q, &qi, 8); }
+    else { int32_t qi, li; const float lim = 87; memcpy(&qi, &q, 4); memcpy(&li, &lim, 4); qi = qi < li ? qi : li; memcpy(&q, &qi, 4); }
+    const scalar_t x = -q;
+    const scalar_t kf = (scalar_t)(int64_t)(x * (scalar_t)1.4426950408889634 - (scalar_t)0.5);   /* round(x / ln2), x <= 0 */
+    const scalar_t r = (x - kf * (scalar_t)0.693145751953125) - kf * (scalar_t)1.428606820309417232e-06;
+    scalar_t p;
+    if (dbl) { p = (scalar_t)(1.0 / 6227020800); p = p * r + (scalar_t)(1.0 / 479001600); p = p * r + (scalar_t)(1.0 / 39916800);
+               p = p * r + (scalar_t)(1.0 / 3628800); p = p * r + (scalar_t)(1.0 / 362880); p = p * r + (scalar_t)(1.0 / 40320); }
+    else p = (scalar_t)(1.0 / 40320);
+    p = p * r + (scalar_t)(1.0 / 5040); p = p * r + (scalar_t)(1.0 / 720); p = p * r + (scalar_t)(1.0 / 120);
+    p = p * r + (scalar_t)(1.0 / 24); p = p * r + (scalar_t)(1.0 / 6); p = p * r + (scalar_t)0.5; p = p * r + (scalar_t)1; p = p * r + (scalar_t)1;
+    scalar_t two_k;
+    if (dbl) { const int64_t e = ((int64_t)kf + 1023) << 52; memcpy(&two_k, &e, sizeof two_k); }
+    else { const int32_t e = ((int32_t)kf + 127) << 23; memcpy(&two_k, &e, sizeof two_k); }
+    return p * two_k;
+}
+
 /* The multi-Gaussian surrogate derivative of one row at x = u - theta, mg = {c0, k0, c1, k1, sigma}:
    c0 exp(-k0 x^2) - c1 (exp(-k1 (x - sigma)^2) + exp(-k1 (x + sigma)^2)) (`multi_gaussian_grad`). */
 static void alif_mg_row_SFX(const scalar_t* restrict u, const scalar_t* restrict th, const double* mg, int64_t N,
@@ -80,7 +101,7 @@ static void alif_mg_row_SFX(const scalar_t* restrict u, const scalar_t* restrict
     const scalar_t c0 = (scalar_t)mg[0], k0 = (scalar_t)mg[1], c1 = (scalar_t)mg[2], k1 = (scalar_t)mg[3], sg = (scalar_t)mg[4];
     for (int64_t i = 0; i < N; ++i) {
         const scalar_t x = u[i] - th[i], xm = x - sg, xp = x + sg;
-        psi[i] = c0 * EXP_SFX(-k0 * x * x) - c1 * (EXP_SFX(-k1 * xm * xm) + EXP_SFX(-k1 * xp * xp));
+        psi[i] = c0 * alif_expneg_SFX(k0 * x * x) - c1 * (alif_expneg_SFX(k1 * xm * xm) + alif_expneg_SFX(k1 * xp * xp));
     }
 }
 
