@@ -42,43 +42,60 @@ static void alif_row_plain_SFX(const scalar_t* restrict x, const scalar_t* restr
 }
 
 /* Forward over T steps for batch rows [b_lo, b_hi); [T, B, N] arrays, contiguous. x = I_ff, oma = 1 - alpha
-   (the drive is oma x, rounded as PyTorch's product);
-   cw = (1 - alpha) W_rec^T [pre, post] or NULL; u0, s0, bst0 [B, N] the state entering step 0 (s0 may be
-   real-valued). Writes U, S, TH and, with adaptation (Bo not NULL), B. The recurrent input of step t is a
-   sum over the non-zero s[t-1] of their rows of cw, then added to d. Returns 0, or 1 if out of memory. */
+   (the drive is oma x, rounded as PyTorch's product); cw = (1 - alpha) W_rec^T [pre, post] or NULL; u0, s0,
+   bst0 [B, N] the state entering step 0 (s0 may be real-valued). Writes U, S, TH and, with adaptation (Bo not
+   NULL), B. The recurrent input of step t, s[t-1] cw, is summed in increasing input order (as PyTorch's
+   small-matrix addmm) for RB rows at a time: by the register-blocked product where more than 1/8 of their
+   entries are non-zero, else over the non-zero entries of each row. Returns 0, or 1 if out of memory. */
 int alif_forward_SFX(const scalar_t* x, const scalar_t* oma, const scalar_t* cw, const scalar_t* alpha, const scalar_t* rho,
                      const scalar_t* u0, const scalar_t* s0, const scalar_t* bst0, scalar_t b0, scalar_t beta,
                      int64_t T, int64_t B, int64_t N, int64_t b_lo, int64_t b_hi,
                      scalar_t* U, scalar_t* S, scalar_t* TH, scalar_t* Bo) {
-    scalar_t* irec = (scalar_t*)malloc(N * sizeof(scalar_t)); int64_t* idx = (int64_t*)malloc(N * sizeof(int64_t));
+    scalar_t* irec = (scalar_t*)malloc((size_t)(RB + 1) * N * sizeof(scalar_t)); int64_t* idx = (int64_t*)malloc(N * sizeof(int64_t));
     if (!irec || !idx) { free(irec); free(idx); return 1; }
-    for (int64_t b = b_lo; b < b_hi; ++b) {
-        const scalar_t *up = u0 + b * N, *sp = s0 + b * N, *bp = bst0 + b * N;
+    scalar_t* zero = irec + RB * N; memset(zero, 0, N * sizeof(scalar_t));
+    for (int64_t g0 = b_lo; g0 < b_hi; g0 += RB) {
+        const int nr = (int)(b_hi - g0 < RB ? b_hi - g0 : RB);
+        const scalar_t *up[RB], *sp[RB], *bp[RB], *er[RB]; scalar_t* out[RB];
+        for (int r = 0; r < nr; ++r) { up[r] = u0 + (g0 + r) * N; sp[r] = s0 + (g0 + r) * N; bp[r] = bst0 + (g0 + r) * N; }
         for (int64_t t = 0; t < T; ++t) {
-            const int64_t off = (t * B + b) * N;
             if (cw) {
-                memset(irec, 0, N * sizeof(scalar_t));
-                int64_t ns = 0;
-                for (int64_t i = 0; i < N; ++i) if (sp[i] != 0) idx[ns++] = i;
-                for (int64_t j = 0; j < ns; ++j) alif_acc_col_SFX(sp[idx[j]], cw + idx[j] * N, N, irec);
+                int64_t nz = 0;
+                for (int r = 0; r < nr; ++r) for (int64_t i = 0; i < N; ++i) nz += sp[r][i] != 0;
+                if (8 * nz > nr * N) {
+                    for (int r = 0; r < RB; ++r) { er[r] = r < nr ? sp[r] : zero; out[r] = r < nr ? irec + r * N : NULL; }
+                    rec_matmul_SFX(er, cw, N, out);
+                } else for (int r = 0; r < nr; ++r) {
+                    scalar_t* acc = irec + r * N; int64_t ns = 0;
+                    memset(acc, 0, N * sizeof(scalar_t));
+                    for (int64_t i = 0; i < N; ++i) if (sp[r][i] != 0) idx[ns++] = i;
+                    for (int64_t j = 0; j < ns; ++j) alif_acc_col_SFX(sp[r][idx[j]], cw + idx[j] * N, N, acc);
+                }
             }
-            if (Bo) alif_row_adapt_SFX(x + off, oma, cw ? irec : NULL, alpha, rho, b0, beta, N, up, sp, bp,
-                                       U + off, S + off, TH + off, Bo + off);
-            else alif_row_plain_SFX(x + off, oma, cw ? irec : NULL, alpha, b0, N, up, sp, U + off, S + off, TH + off);
-            up = U + off; sp = S + off; if (Bo) bp = Bo + off;
+            for (int r = 0; r < nr; ++r) {
+                const int64_t off = (t * B + g0 + r) * N;
+                const scalar_t* ir = cw ? irec + r * N : NULL;
+                if (Bo) alif_row_adapt_SFX(x + off, oma, ir, alpha, rho, b0, beta, N, up[r], sp[r], bp[r], U + off, S + off, TH + off, Bo + off);
+                else alif_row_plain_SFX(x + off, oma, ir, alpha, b0, N, up[r], sp[r], U + off, S + off, TH + off);
+                up[r] = U + off; sp[r] = S + off; if (Bo) bp[r] = Bo + off;
+            }
         }
     }
     free(irec); free(idx); return 0;
 }
 
-/* exp(-q) for q >= 0, written so that the compiler vectorises it (no libm call, no float comparison): q is
-   clipped at the lowest normal exponent by an integer min of its bits (the result is then below 1e-37), then
-   -q = k ln2 + r, |r| <= ln2 / 2, exp(r) by its Taylor polynomial (degree 8 in float, 13 in double: truncation
-   below the rounding), times 2^k from the exponent bits. */
+/* exp(-q) for q >= 0, written so that the compiler vectorises it (no libm call, no float comparison): 0 for
+   q above 80 (float) or 700 (double), where exp(-q) is below 2e-35 (resp. 1e-304): no denormal results, whose
+   arithmetic is slow, downstream. Else -q = k ln2 + r, |r| <= ln2 / 2, exp(r) by its Taylor polynomial (degree
+   8 in float, 13 in double: truncation below the rounding), times 2^k from the exponent bits. q is compared
+   and clipped through the integer order of its bits. */
 static inline scalar_t alif_expneg_SFX(scalar_t q) {
     const int dbl = sizeof(scalar_t) == 8;
-    if (dbl) { int64_t qi, li; const double lim = 708; memcpy(&qi, &q, 8); memcpy(&li, &lim, 8); qi = qi < li ? qi : li; memcpy(&q, &qi, 8); }
-    else { int32_t qi, li; const float lim = 87; memcpy(&qi, &q, 4); memcpy(&li, &lim, 4); qi = qi < li ? qi : li; memcpy(&q, &qi, 4); }
+    scalar_t keep;
+    if (dbl) { int64_t qi, li; const double lim = 700; memcpy(&qi, &q, 8); memcpy(&li, &lim, 8);
+               keep = (scalar_t)(qi < li); qi = qi < li ? qi : li; memcpy(&q, &qi, 8); }
+    else { int32_t qi, li; const float lim = 80; memcpy(&qi, &q, 4); memcpy(&li, &lim, 4);
+           keep = (scalar_t)(qi < li); qi = qi < li ? qi : li; memcpy(&q, &qi, 4); }
     const scalar_t x = -q;
     const scalar_t kf = (scalar_t)(int64_t)(x * (scalar_t)1.4426950408889634 - (scalar_t)0.5);   /* round(x / ln2), x <= 0 */
     const scalar_t r = (x - kf * (scalar_t)0.693145751953125) - kf * (scalar_t)1.428606820309417232e-06;
@@ -91,7 +108,7 @@ static inline scalar_t alif_expneg_SFX(scalar_t q) {
     scalar_t two_k;
     if (dbl) { const int64_t e = ((int64_t)kf + 1023) << 52; memcpy(&two_k, &e, sizeof two_k); }
     else { const int32_t e = ((int32_t)kf + 127) << 23; memcpy(&two_k, &e, sizeof two_k); }
-    return p * two_k;
+    return p * two_k * keep;
 }
 
 /* The multi-Gaussian surrogate derivative of one row at x = u - theta, mg = {c0, k0, c1, k1, sigma}:
