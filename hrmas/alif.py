@@ -4,9 +4,14 @@
 
 # %% ../nbs/01a_alif.ipynb #97d88de5
 from __future__ import annotations
+import ctypes, inspect, math
+from functools import partial
 from typing import NamedTuple, Callable
 import torch
 from .core import check_time_major
+from .surrogate import Surrogate, multi_gaussian_grad
+from .kernels import (load_kernels, kernels_available, triton_runs, note_path, DENSE_W_GRAD_RATE,
+                           _p, _suffix, _rows, _parts, _chunks, _parallel)
 
 # %% auto #0
 __all__ = ['ALIFState', 'alif_update', 'alif_step', 'ALIFRecord', 'alif_scan']
@@ -97,46 +102,150 @@ def _alif_reverse_loop(gS, gU, gTH, psi, S_prev, TH, GU, GB, alpha, rho, cw, u0,
             cu, cs, cb = torch.zeros_like(cu), torch.zeros_like(cs), torch.zeros_like(cb)
     return cu, cs, cb
 
-# %% ../nbs/01a_alif.ipynb #3907ef5b
+# %% ../nbs/01a_alif.ipynb #787be500
+def _alif_path(x:torch.Tensor # the drives the loops would run on
+              ) -> str:
+    "Which ALIF loops run on `x`: 'triton' (03b_triton), 'fused' (the C kernels of 03a_kernels) or 'torch'."
+    if triton_runs(x): return 'triton'
+    return 'fused' if kernels_available(x) else 'torch'
+
+def _run_parts(name, sfx, B, args_head, args_tail, threads=None):
+    "Call C kernel `name` (precision `sfx`) over the batch split in parts: one OpenMP call, or one call per part on the thread pool."
+    lib, parts = load_kernels(), _parts(B, threads)
+    if lib.hrmas_openmp(): codes = [getattr(lib, f'{name}_par_{sfx}')(*args_head, parts, *args_tail(None))]
+    else: codes = _parallel(getattr(lib, f'{name}_{sfx}'), [(*args_head, lo, hi, *args_tail(p)) for p, (lo, hi) in enumerate(_chunks(B, parts))])
+    if any(codes): raise MemoryError(f"{name}: out of memory for its scratch buffers")
+
+# %% ../nbs/01a_alif.ipynb #a08603a5
+def _fold(B:int, cw, threads=None) -> int:
+    "Batch rows per kernel row: a feed-forward layer's neurons are independent, so k rows of N become one of k N (fewer, longer rows)."
+    if cw is not None: return 1
+    parts = _parts(B, threads)
+    return B // max(d for d in range(1, parts + 1) if B % d == 0)
+
+# %% ../nbs/01a_alif.ipynb #be7be53a
+@torch.no_grad()
+def _alif_forward_c(i_ff, alpha, rho, cw, u, s, b, b0, beta, threads=None):
+    "The ALIF forward loop in C (`alif.c`) from the raw current (the drive (1 - alpha) I_ff is formed inside): (S, U, TH, B or None)."
+    T, B, N = i_ff.shape
+    k = _fold(B, cw, threads); R, M = B // k, k * N                 # R kernel rows of M neurons
+    x = i_ff.detach().contiguous().view(T, R, M); dt = x.dtype
+    vec = [v.detach().to(dt).repeat(k) for v in (1 - alpha, alpha, rho)]
+    st = [v.detach().to(dt).expand(B, N).reshape(R, M).contiguous() for v in (u, s, b)]
+    cwc = None if cw is None else cw.detach().to(dt).contiguous()
+    S, U, TH = (torch.empty_like(x) for _ in range(3)); Bs = torch.empty_like(x) if beta != 0 else None
+    head = (_p(x), _p(vec[0]), _p(cwc), *map(_p, vec[1:] + st), float(b0), float(beta), T, R, M)
+    _run_parts('alif_forward', _suffix(x), R, head, lambda p: (_p(U), _p(S), _p(TH), _p(Bs)), threads)
+    return tuple(None if o is None else o.view(T, B, N) for o in (S, U, TH, Bs))
+
+# %% ../nbs/01a_alif.ipynb #74f5ef32
+def _mg_params(grad_fn) -> torch.Tensor|None:
+    "The constants (c0, k0, c1, k1, sigma) of `alif_mg_row` when `grad_fn` is a multi-Gaussian `Surrogate`'s; else None."
+    sur = getattr(grad_fn, '__self__', None)
+    if not isinstance(sur, Surrogate) or sur.name != 'multi_gaussian': return None
+    defaults = {k: v.default for k, v in inspect.signature(multi_gaussian_grad).parameters.items() if k != 'x'}
+    p = {**defaults, **sur.params}; sg, h, s, g, r = p['sigma'], p['h'], p['s'], p['gamma'], math.sqrt(2 * math.pi)
+    return torch.tensor([g * (1 + h) / (r * sg), 1 / (2 * sg ** 2), g * h / (r * s * sg), 1 / (2 * (s * sg) ** 2), sg], dtype=torch.float64)
+
+# %% ../nbs/01a_alif.ipynb #4ee26160
+@torch.no_grad()
+def _alif_backward_c(gS, gU, gTH, psi, S, U, TH, Bs, i_ff, alpha, rho, cw, u0, s0, bst0, b0, beta, tbptt, mg=None, threads=None):
+    "The ALIF reverse loop in C (psi None: the multi-Gaussian of constants `mg`): (dL/du, dL/dI_ff, carries cu, cs, cb, dL/dalpha, dL/drho or None)."
+    T, B, N = U.shape; dt = U.dtype; adaptive = beta != 0
+    k = _fold(B, cw, threads); R, M = B // k, k * N; zero = U.new_zeros(M)
+    flat = lambda t: None if t is None else t.detach().to(dt).reshape(T, R, M)
+    grads = [a for g in (gS, gU, gTH) for a in _rows(flat(g), dt, zero)]
+    vec = [v.detach().to(dt).repeat(k) for v in (1 - alpha, alpha, rho, 1 - rho)]
+    st = [v.detach().to(dt).expand(B, N).reshape(R, M).contiguous() for v in (u0, s0, bst0)]
+    cwt = None if cw is None else cw.detach().t().to(dt).contiguous()
+    GU, GI, (cu, cs, cb) = torch.empty_like(U), torch.empty_like(U), U.new_empty(3, B, N)
+    parts = _parts(R, threads); gd = torch.zeros(2, parts, M, dtype=torch.float64)
+    ts = (flat(psi), U, S, TH, Bs if adaptive else U, flat(i_ff).contiguous(), vec[0], *st, cwt, *vec[1:], mg)
+    head = (*[a if isinstance(a, int) else _p(a) for a in grads], *map(_p, ts), float(b0), float(beta), int(adaptive), tbptt or 0, T, R, M)
+    tail = lambda p: (_p(GU), _p(GI), _p(cu), _p(cs), _p(cb), *(ctypes.c_void_p(g.data_ptr() + (p or 0) * M * 8) for g in gd))
+    _run_parts('alif_backward', _suffix(U), R, head, tail, parts)
+    g = gd.sum(1).view(2, k, N).sum(1).to(dt)
+    return GU, GI, cu, cs, cb, g[0], (g[1] if adaptive else None)
+
+# %% ../nbs/01a_alif.ipynb #3b9af997
+@torch.no_grad()
+def _alif_cw_grad(S, s0, GU, threads=None):
+    "dL/dcw = sum over t, b of s[t-1]^T dL/du[t], [N, N] (pre x post): in C from the spikes below `DENSE_W_GRAD_RATE`, else matmuls."
+    T, B, N = S.shape
+    s0 = s0.detach().to(S.dtype).expand(B, N).contiguous()
+    if float(S.mean()) > DENSE_W_GRAD_RATE: return torch.addmm(s0.t() @ GU[0], S[:-1].reshape(-1, N).t(), GU[1:].reshape(-1, N))
+    lib, parts, g = load_kernels(), _parts(N, threads), GU.new_empty(N, N)
+    args = (_p(S), _p(s0), _p(GU), T, B, N)
+    if lib.hrmas_openmp(): getattr(lib, f'alif_wgrad_par_{_suffix(GU)}')(*args, parts, _p(g))
+    else: _parallel(getattr(lib, f'alif_wgrad_{_suffix(GU)}'), [(*args, lo, hi, _p(g)) for lo, hi in _chunks(N, parts)])
+    return g
+
+# %% ../nbs/01a_alif.ipynb #fdecf514
+def _alif_forward(path, i_ff, alpha, rho, cw, u0, s0, bst0, b0, beta):
+    "The forward loop without gradient on `path` ('fused', 'triton' or 'torch') from the raw current: (S, U, TH, B or None)."
+    note_path('alif_forward', path)
+    if path == 'fused': return _alif_forward_c(i_ff, alpha, rho, cw, u0, s0, bst0, b0, beta)
+    drives = (1 - alpha) * i_ff                            # the drive, as the C kernel forms it
+    if path == 'triton':
+        from hrmas.triton_kernels import alif_forward_triton
+        return alif_forward_triton(drives, alpha, rho, cw, u0, s0, bst0, b0, beta)
+    adaptive = beta != 0
+    with torch.no_grad(): ss, us, ths, bs, _ = _alif_forward_loop(drives.unbind(0), alpha, rho, cw, u0, s0, bst0, b0, beta, None, None, adaptive)
+    S = torch.stack(ss)
+    return S, torch.stack(us), (torch.stack(ths) if adaptive else torch.full_like(S, b0)), (torch.stack(bs) if adaptive else None)
+
+# %% ../nbs/01a_alif.ipynb #4e538d79
+def _alif_backward_loops(path, gS, gU, gTH, psi, S, U, TH, Bs, i_ff, alpha, rho, cw, u0, s0, bst0, b0, beta, tbptt):
+    "The reverse loop in PyTorch ('torch') or Triton ('triton'): as `_alif_backward_c`."
+    adaptive = beta != 0
+    S_prev = torch.cat([s0[None], S[:-1]])                 # s[t-1]
+    gS, gU, gTH = (torch.zeros_like(U) if g is None else g for g in (gS, gU, gTH))
+    GU = torch.empty_like(U); GB = torch.empty_like(U) if adaptive else None
+    if path == 'triton': from hrmas.triton_kernels import alif_reverse_triton as loop
+    else: loop = _alif_reverse_loop
+    cu, cs, cb = loop(gS, gU, gTH, psi, S_prev, TH, GU, GB, alpha, rho, cw, u0, b0, beta, tbptt, cw is not None)
+    g_alpha = (GU * torch.cat([u0[None], U[:-1]])).sum((0, 1)) - (GU * i_ff).sum((0, 1))   # the decay, then the drive's 1 - alpha
+    g_rho = (GB * (torch.cat([bst0[None], Bs[:-1]]) - S_prev)).sum((0, 1)) if adaptive else None
+    return GU, GU * (1 - alpha), cu, cs, cb, g_alpha, g_rho
+
+# %% ../nbs/01a_alif.ipynb #0d746a36
 class _ALIFScanFn(torch.autograd.Function):
-    "ALIF sequence with a hand-written BPTT backward (same gradients as autograd through `_alif_forward_loop`)."
+    "ALIF sequence from the raw current with a hand-written BPTT backward (the gradients of autograd through `_alif_forward_loop`), on the path `_alif_path` picks."
     @staticmethod
-    def forward(ctx, drives, alpha, rho, cw, u0, s0, bst0, b0, beta, tbptt, grad_fn):
-        adaptive = beta != 0
-        ss, us, ths, bs, (_, _, b_last) = _alif_forward_loop(drives.unbind(0), alpha, rho, cw, u0, s0, bst0, b0, beta, tbptt, None, adaptive)
-        S, U = torch.stack(ss), torch.stack(us)
-        TH = torch.stack(ths) if adaptive else torch.full_like(S, b0)
-        B = torch.stack(bs) if adaptive else None
-        ctx.save_for_backward(alpha, rho, cw, u0, s0, bst0, S, U, TH, B)
-        ctx.cfg = (b0, beta, tbptt, grad_fn, cw is not None)
-        b_last = b_last.clone(); ctx.mark_non_differentiable(b_last)
+    def forward(ctx, i_ff, alpha, rho, cw, u0, s0, bst0, b0, beta, tbptt, grad_fn):
+        path = _alif_path(i_ff)
+        S, U, TH, Bs = _alif_forward(path, i_ff, alpha, rho, cw, u0, s0, bst0, b0, beta)
+        ctx.save_for_backward(i_ff, alpha, rho, cw, u0, s0, bst0, S, U, TH, Bs)
+        ctx.cfg = (b0, beta, tbptt, grad_fn, path)
+        ctx.set_materialize_grads(False)                       # unused outputs send None, not [T, B, N] zeros
+        b_last = (Bs[-1] if beta != 0 else bst0).clone(); ctx.mark_non_differentiable(b_last)
         return S, U, TH, b_last
 
     @staticmethod
     def backward(ctx, gS, gU, gTH, _gb):
-        alpha, rho, cw, u0, s0, bst0, S, U, TH, B = ctx.saved_tensors
-        b0, beta, tbptt, grad_fn, has_rec = ctx.cfg
-        adaptive = beta != 0
-        T = S.shape[0]
-        psi = grad_fn(U - TH)                                  # surrogate derivative for all steps at once
-        S_prev = torch.cat([s0[None], S[:-1]])                 # s[t-1]
-        gS = torch.zeros_like(S) if gS is None else gS
-        gU = torch.zeros_like(U) if gU is None else gU
-        gTH = torch.zeros_like(TH) if gTH is None else gTH
-        GU = torch.empty_like(U); GB = torch.empty_like(U) if adaptive else None
-        cu, cs, cb = _alif_reverse_loop(gS, gU, gTH, psi, S_prev, TH, GU, GB, alpha, rho, cw, u0, b0, beta, tbptt, has_rec)
-        U_prev = torch.cat([u0[None], U[:-1]])
-        g_alpha = (GU * U_prev).sum((0, 1))
-        g_rho = None
-        if adaptive:
-            B_prev = torch.cat([bst0[None], B[:-1]])
-            g_rho = (GB * (B_prev - S_prev)).sum((0, 1))
+        i_ff, alpha, rho, cw, u0, s0, bst0, S, U, TH, Bs = ctx.saved_tensors
+        b0, beta, tbptt, grad_fn, path = ctx.cfg
+        note_path('alif_backward', path)
+        mg = _mg_params(grad_fn) if path == 'fused' else None  # the multi-Gaussian: computed inside the C loop
+        psi = None if mg is not None else grad_fn(U - TH)      # else the surrogate derivative for all steps at once
+        run = partial(_alif_backward_c, mg=mg) if path == 'fused' else partial(_alif_backward_loops, path)
+        GU, GI, cu, cs, cb, g_alpha, g_rho = run(gS, gU, gTH, psi, S, U, TH, Bs, i_ff, alpha, rho, cw, u0, s0, bst0, b0, beta, tbptt)
         g_cw = None
-        if has_rec and ctx.needs_input_grad[3]:
+        if cw is not None and ctx.needs_input_grad[3]:
             N = S.shape[-1]
-            g_cw = S_prev.reshape(-1, N).t() @ GU.reshape(-1, N)
-        return (GU, g_alpha, g_rho, g_cw, cu if ctx.needs_input_grad[4] else None, cs if ctx.needs_input_grad[5] else None,
-                cb if ctx.needs_input_grad[6] else None, None, None, None, None)
+            g_cw = _alif_cw_grad(S, s0, GU) if path == 'fused' else torch.cat([s0[None], S[:-1]]).reshape(-1, N).t() @ GU.reshape(-1, N)
+        need = ctx.needs_input_grad
+        return (GI, g_alpha, g_rho, g_cw, cu if need[4] else None, cs if need[5] else None, cb if need[6] else None, None, None, None, None)
+
+# %% ../nbs/01a_alif.ipynb #c9be2e1d
+def _check_scan_args(i_ff, tau_m, tau_adp, w_rec, tbptt):
+    "Refuse shapes and windows `alif_scan` cannot run, naming the argument and the expected value."
+    T, B, N = check_time_major(i_ff, 'i_ff', finite=False)
+    for name, tau in (('tau_m', tau_m), ('tau_adp', tau_adp)):
+        if tau.shape != (N,): raise ValueError(f"{name} must have shape ({N},), got {tuple(tau.shape)}")
+    if tbptt is not None and (not isinstance(tbptt, int) or tbptt < 1):
+        raise ValueError(f"tbptt must be a positive number of steps or None, got {tbptt!r}")
+    if w_rec is not None and w_rec.shape != (N, N): raise ValueError(f"w_rec must have shape ({N}, {N}), got {tuple(w_rec.shape)}")
 
 # %% ../nbs/01a_alif.ipynb #f7561e7b
 def alif_scan(i_ff:torch.Tensor, # input current without the recurrent term, [T, B, N]
@@ -149,26 +258,25 @@ def alif_scan(i_ff:torch.Tensor, # input current without the recurrent term, [T,
               w_rec:torch.Tensor|None=None, # recurrent weights [N, N] (post x pre), reading s[t-1]
               tbptt:int|None=None, # truncate the gradient of the state every `tbptt` steps (None: full BPTT)
               record:bool=True, # also return membrane and threshold (spikes are always returned)
-              fused:bool|None=None, # hand-written backward (None: when `spike_fn` has a `.grad`, e.g. a `Surrogate`)
+              fused:bool|None=None, # hand-written backward (None: when `spike_fn` has a `.grad`, e.g. a `Surrogate`; False: the PyTorch loop, also without grad)
              ) -> ALIFRecord:
     "ALIF neurons over a sequence (SRNN code order): O(T) BPTT, optional truncation, fused backward for `Surrogate`s."
-    T, B, N = check_time_major(i_ff, 'i_ff', finite=False)
-    for name, tau in (('tau_m', tau_m), ('tau_adp', tau_adp)):
-        if tau.shape != (N,): raise ValueError(f"{name} must have shape ({N},), got {tuple(tau.shape)}")
-    if tbptt is not None and (not isinstance(tbptt, int) or tbptt < 1):
-        raise ValueError(f"tbptt must be a positive number of steps or None, got {tbptt!r}")
-    if w_rec is not None and w_rec.shape != (N, N): raise ValueError(f"w_rec must have shape ({N}, {N}), got {tuple(w_rec.shape)}")
+    _check_scan_args(i_ff, tau_m, tau_adp, w_rec, tbptt)
     alpha, rho = torch.exp(-1 / tau_m), torch.exp(-1 / tau_adp)
-    drives = (1 - alpha) * i_ff                              # hoisted input scaling
     cw = None if w_rec is None else w_rec.t() * (1 - alpha)  # (1 - alpha) folded into W_rec once
     u, s, b = state
     grad_fn = getattr(spike_fn, 'grad', None)
-    if fused is None: fused = grad_fn is not None and torch.is_grad_enabled()
+    auto = fused is None
+    if auto: fused = grad_fn is not None and torch.is_grad_enabled()
     if fused:
         if grad_fn is None: raise ValueError("fused=True needs a spike_fn with a .grad method (a hrmas Surrogate); pass fused=False")
-        S, U, TH, b_last = _ALIFScanFn.apply(drives, alpha, rho, cw, u, s, b, float(b0), float(beta), tbptt, grad_fn)
+        S, U, TH, b_last = _ALIFScanFn.apply(i_ff, alpha, rho, cw, u, s, b, float(b0), float(beta), tbptt, grad_fn)
         last = ALIFState(U[-1].detach(), S[-1].detach(), b_last)   # the final state carries no gradient on this path
         return ALIFRecord(S, U if record else None, TH if record else None, last)
+    if auto and not torch.is_grad_enabled() and (spike_fn is None or grad_fn is not None):   # no graph: the fast loop
+        S, U, TH, Bs = _alif_forward(_alif_path(i_ff), i_ff, alpha, rho, cw, u, s, b, float(b0), float(beta))
+        return ALIFRecord(S, U if record else None, TH if record else None, ALIFState(U[-1], S[-1], b if Bs is None else Bs[-1]))
+    drives = (1 - alpha) * i_ff                              # hoisted input scaling
     ss, us, ths, _, last = _alif_forward_loop(drives.unbind(0), alpha, rho, cw, u, s, b, b0, beta, tbptt, spike_fn, False)
     spikes = torch.stack(ss)
     last = ALIFState(*last)

@@ -18,11 +18,12 @@ from .core import get_device
 
 # %% auto #0
 __all__ = ['SIZES', 'INPUT_RATE', 'RATE_RANGE', 'CALIB_RANGE', 'ROWS', 'ROW_KINDS', 'HRMAS_LIF_ROWS', 'SUMMARY_COLUMNS', 'ON_NS',
-           'ON_T', 'ON_B', 'ON_ROWS', 'ON_COLUMNS', 'TSSLBP_NET', 'REF_COLUMNS', 'E2E_COLUMNS', 'parse_sizes',
-           'spike_input', 'Runner', 'BenchRow', 'register_row', 'select_rows', 'bench_genotype', 'TorchLoopLIF',
-           'BoundRunner', 'calibrate', 'benchmark', 'peak_memory_mb', 'device_name', 'RowTrial', 'bench_row',
-           'run_bench', 'write_csv', 'read_csv', 'format_table', 'target_ratios', 'bench_summary', 'summary_csv',
-           'summary_path', 'plot_bench', 'register_on_row', 'open_neuromorphic', 'on_ratios', 'hrmas_bench',
+           'ON_T', 'ON_B', 'ON_ROWS', 'ON_COLUMNS', 'ADAPTIVE_PEERS', 'ECG_EPOCH_COLUMNS', 'TSSLBP_NET', 'REF_COLUMNS',
+           'E2E_COLUMNS', 'parse_sizes', 'spike_input', 'Runner', 'BenchRow', 'register_row', 'select_rows',
+           'bench_genotype', 'TorchLoopLIF', 'BoundRunner', 'calibrate', 'benchmark', 'peak_memory_mb', 'device_name',
+           'RowTrial', 'bench_row', 'run_bench', 'write_csv', 'read_csv', 'format_table', 'target_ratios',
+           'bench_summary', 'summary_csv', 'summary_path', 'plot_bench', 'register_on_row', 'open_neuromorphic',
+           'on_ratios', 'hrmas_bench', 'srnn_target_ratios', 'ecg_epoch_bench', 'ecg_epoch_summary',
            'load_tsslbp_reference', 'tsslbp_ref_bench', 'format_ref_table', 'TorchLoopHRMAS', 'e2e_bench']
 
 # %% ../nbs/15_bench.ipynb #e2e5dfc7
@@ -853,6 +854,95 @@ def hrmas_bench(sizes:str='100x16x256,100x16x512,300x16x512,100x16x1024', # size
     if plot:
         import matplotlib; matplotlib.use('Agg')
         plot_bench(res).savefig(plot, dpi=100, bbox_inches='tight')
+
+# %% ../nbs/15_bench.ipynb #4bbd5df7
+def _norse_lsnn(n_in, n, device):
+    from norse.torch import LSNNRecurrent
+    return LSNNRecurrent(n_in, n).to(device)
+
+@register_row('norse_lsnn', 'peer', 'norse')
+def _build_norse_lsnn(n_in, n, device):
+    "Norse LSNNRecurrent (adaptive threshold), eager"
+    m = _norse_lsnn(n_in, n, device)
+    return Runner(m, lambda x: m(x)[0])
+
+@register_row('norse_lsnn_compile', 'peer', 'norse')
+def _build_norse_lsnn_compile(n_in, n, device):
+    "Norse LSNNRecurrent (adaptive threshold) under torch.compile"
+    m = _norse_lsnn(n_in, n, device)
+    torch._dynamo.reset()
+    mc = torch.compile(m)
+    return Runner(m, lambda x: mc(x)[0], calib_forward=lambda x: m(x)[0])
+
+# %% ../nbs/15_bench.ipynb #02d0153b
+ADAPTIVE_PEERS = ('norse_lsnn', 'norse_lsnn_compile')
+
+def srnn_target_ratios(results:list[dict], # result dicts (from `run_bench` or `read_csv`)
+                       goal:float=2., # the wanted speed-up of srnn_alif over the fastest peer
+                       stat:str='median_ms', # 'median_ms' or 'min_ms'
+                      ) -> list[dict]:
+    "Per size: the speed-up of `srnn_alif` over the fastest peer (goal) and over the fastest adaptive peer, as dicts with a line of text."
+    ok = lambda r: r['status'].startswith('ok') and not math.isnan(r[stat])
+    peers, out = [n for n, r in ROWS.items() if r.kind == 'peer'], []
+    for size in dict.fromkeys((r['T'], r['B'], r['N']) for r in results):
+        here = {r['row']: r for r in results if (r['T'], r['B'], r['N']) == size and ok(r)}
+        if 'srnn_alif' not in here: continue
+        for pool, what in ((peers, 'fastest peer'), (ADAPTIVE_PEERS, 'fastest adaptive peer')):
+            best = min((here[p] for p in pool if p in here), key=lambda r: r[stat], default=None)
+            if best is None: continue
+            v = best[stat] / here['srnn_alif'][stat]
+            text = f"T={size[0]} B={size[1]} N={size[2]}: speed-up of srnn_alif over the {what} ({best['row']}) = {v:.2f}"
+            out.append(dict(size=size, vs=what, peer=best['row'], value=v, goal=goal if pool is peers else None,
+                            met=v >= goal if pool is peers else None, text=text + (f" (goal >= {goal:g}): {'met' if v >= goal else 'NOT met'}" if pool is peers else '')))
+    return out
+
+# %% ../nbs/15_bench.ipynb #fd76abef
+ECG_EPOCH_COLUMNS = ('turn', 'backend', 'threads', 'epoch', 'epoch_s', 'train_loss', 'train_acc', 'rate', 'test_loss', 'test_acc',
+                     'test_masked_acc', 'test_hidden_rate')
+
+def ecg_epoch_bench(root, # ECG QTDB folder (`hrmas.data.shared_dataset('ecg_qtdb')`)
+                    backends=('torch', 'auto'), # HRMAS_BACKEND settings, run in turns
+                    epochs:int=3, turns:int=3, # epochs per run, runs per backend
+                    threads:int=2, seed:int=0, # torch threads, seed of `run_ecg`
+                    n_train:int|None=None, n_test:int|None=None, # the first sequences only (None: all)
+                   ) -> list[dict]:
+    "The ECG recipe of `run_ecg` under each backend in turns: one dict (`ECG_EPOCH_COLUMNS`) per turn, backend and epoch."
+    from hrmas.srnn import ecg_tensors, srnn_for_task, train_srnn
+    from hrmas.core import set_seed
+    xtr, ytr, _ = ecg_tensors(root, 'train'); xtr, ytr = xtr[:, :n_train], ytr[:, :n_train]
+    test = [tuple(t[:, :n_test] for t in ecg_tensors(root, 'test'))]
+    def batches(bs=64):
+        class _B:
+            def __iter__(self):                      # run_ecg's batch order: a new permutation per epoch
+                perm = torch.randperm(xtr.shape[1]); return iter([(xtr[:, i], ytr[:, i]) for i in perm.split(bs)])
+        return _B()
+    rows, keep = [], (torch.get_num_threads(), os.environ.get('HRMAS_BACKEND'))
+    try:
+        torch.set_num_threads(threads)
+        for turn in range(turns):
+            for be in backends:
+                os.environ['HRMAS_BACKEND'] = be
+                set_seed(seed)
+                hist = train_srnn(srnn_for_task('ecg', epochs=epochs), batches(), epochs=epochs, test_loader=test, log=None)
+                rows += [dict(turn=turn, backend=be, threads=threads, **{k: h[k] for k in ECG_EPOCH_COLUMNS[3:]}) for h in hist]
+    finally:
+        torch.set_num_threads(keep[0])
+        if keep[1] is None: os.environ.pop('HRMAS_BACKEND', None)
+        else: os.environ['HRMAS_BACKEND'] = keep[1]
+    return rows
+
+# %% ../nbs/15_bench.ipynb #ca2882fb
+def ecg_epoch_summary(rows:list[dict], # from `ecg_epoch_bench` (or the CSV read back)
+                      base:str='torch', # the backend the others are compared with
+                     ) -> dict:
+    "Per backend: the median and least epoch time over all turns, epochs after the first (warm-up) only, and the speed-up over `base`."
+    out = {}
+    for be in dict.fromkeys(r['backend'] for r in rows):
+        ts = [float(r['epoch_s']) for r in rows if r['backend'] == be and int(r['epoch']) > 1] or [float(r['epoch_s']) for r in rows if r['backend'] == be]
+        out[be] = dict(median_s=statistics.median(ts), min_s=min(ts), n=len(ts))
+    for be, d in out.items():
+        if base in out: d.update(speedup=out[base]['median_s'] / d['median_s'], speedup_min=out[base]['min_s'] / d['min_s'])
+    return out
 
 # %% ../nbs/15_bench.ipynb #61d8e9a5
 TSSLBP_NET = dict(T=100, B=16, n_in=2312, n_hidden=512, n_out=10, rate=0.05, tau_m=8., tau_s=4.)   # the reference network

@@ -21,7 +21,7 @@ __all__ = ['C_COMMON_FILES', 'C_TEMPLATE_FILES', 'C_SOURCE', 'BACKENDS', 'DENSE_
 
 # %% ../nbs/03a_kernels.ipynb #4a09e225
 C_COMMON_FILES = ('common.c',)    # shared by both precisions
-C_TEMPLATE_FILES = ('forward.c', 'backward.c', 'wgrad.c', 'sparse_linear.c', 'parallel.c', 'spike_linear.c')   # over scalar_t / _SFX
+C_TEMPLATE_FILES = ('forward.c', 'backward.c', 'wgrad.c', 'sparse_linear.c', 'parallel.c', 'spike_linear.c', 'alif.c')   # over scalar_t / _SFX
 
 def c_source_dir() -> Path:
     "The folder of the kernels' C files, inside the installed package."
@@ -86,7 +86,20 @@ def _declare(lib):
         f = getattr(lib, f'sparse_linear_par_{suf}'); f.argtypes = [P, P] + [I] * 3 + [INT, P]; f.restype = None
         f = getattr(lib, f'sparse_linear_wgrad_par_{suf}'); f.argtypes = [P, P] + [I] * 3 + [INT, P]; f.restype = None
     lib.hrmas_openmp.restype = INT
+    _declare_alif(lib)
     return lib
+
+# %% ../nbs/03a_kernels.ipynb #7970f60b
+def _declare_alif(lib):
+    "The ctypes signatures of the ALIF kernels (`alif.c`, used by 01a_alif)."
+    P, I, INT = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
+    for suf, R in (('f32', ctypes.c_float), ('f64', ctypes.c_double)):
+        f = getattr(lib, f'alif_forward_{suf}'); f.argtypes = [P] * 8 + [R, R] + [I] * 5 + [P] * 4; f.restype = INT
+        f = getattr(lib, f'alif_forward_par_{suf}'); f.argtypes = [P] * 8 + [R, R] + [I] * 3 + [INT] + [P] * 4; f.restype = INT
+        f = getattr(lib, f'alif_backward_{suf}'); f.argtypes = [P, I, I] * 3 + [P] * 15 + [R, R, INT] + [I] * 6 + [P] * 7; f.restype = INT
+        f = getattr(lib, f'alif_backward_par_{suf}'); f.argtypes = [P, I, I] * 3 + [P] * 15 + [R, R, INT] + [I] * 4 + [INT] + [P] * 7; f.restype = INT
+        f = getattr(lib, f'alif_wgrad_{suf}'); f.argtypes = [P] * 3 + [I] * 5 + [P]; f.restype = None
+        f = getattr(lib, f'alif_wgrad_par_{suf}'); f.argtypes = [P] * 3 + [I] * 3 + [INT, P]; f.restype = None
 
 # %% ../nbs/03a_kernels.ipynb #8ffccc5a
 def _compile(cc:str, flags:list, cache:Path, rebuild:bool=False) -> Path:
