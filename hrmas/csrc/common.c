@@ -123,13 +123,14 @@ static inline __attribute__((always_inline)) void rec_block4_f32(const float* co
 static void rec_matmul_f32(const float* const* er, const float* restrict W, int64_t N, float* const* out) {
     const __m256i all = _mm256_set1_epi32(-1);
     const __m256i tail = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(N % 8)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    for (int q = 0; q < RB; q += 4) {   /* nv and masked are constants at every call: accumulators stay in registers */
-        if (!out[q] && !out[q + 1] && !out[q + 2] && !out[q + 3]) continue;   /* rows past the group */
-        int64_t j0 = 0;
-        for (; j0 + 24 <= N; j0 += 24) rec_block4_f32(er + q, W, N, j0, 3, 0, all, out + q);
-        for (; j0 + 8 <= N; j0 += 8) rec_block4_f32(er + q, W, N, j0, 1, 0, all, out + q);
-        if (j0 < N) rec_block4_f32(er + q, W, N, j0, 1, 1, tail, out + q);
-    }
+    int nq = 0, qs[RB / 4];   /* the row quartets with a row in the group */
+    for (int q = 0; q < RB; q += 4) if (out[q] || out[q + 1] || out[q + 2] || out[q + 3]) qs[nq++] = q;
+    /* column strip outside, quartets inside: the second quartet reads the strip of W (N x 24 floats) the first
+       has just brought into cache. nv and masked are constants at every call: accumulators stay in registers. */
+    int64_t j0 = 0;
+    for (; j0 + 24 <= N; j0 += 24) for (int k = 0; k < nq; ++k) rec_block4_f32(er + qs[k], W, N, j0, 3, 0, all, out + qs[k]);
+    for (; j0 + 8 <= N; j0 += 8) for (int k = 0; k < nq; ++k) rec_block4_f32(er + qs[k], W, N, j0, 1, 0, all, out + qs[k]);
+    if (j0 < N) for (int k = 0; k < nq; ++k) rec_block4_f32(er + qs[k], W, N, j0, 1, 1, tail, out + qs[k]);
 }
 #else
 static void rec_matmul_f32(const float* const* er, const float* restrict W, int64_t N, float* const* out) {
