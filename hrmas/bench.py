@@ -17,14 +17,15 @@ from fastcore.script import call_parse
 from .core import get_device
 
 # %% auto #0
-__all__ = ['SIZES', 'INPUT_RATE', 'RATE_RANGE', 'CALIB_RANGE', 'ROWS', 'ROW_KINDS', 'HRMAS_LIF_ROWS', 'SUMMARY_COLUMNS', 'ON_NS',
-           'ON_T', 'ON_B', 'ON_ROWS', 'ON_COLUMNS', 'ADAPTIVE_PEERS', 'ECG_EPOCH_COLUMNS', 'TSSLBP_NET', 'REF_COLUMNS',
-           'E2E_COLUMNS', 'parse_sizes', 'spike_input', 'Runner', 'BenchRow', 'register_row', 'select_rows',
-           'bench_genotype', 'TorchLoopLIF', 'BoundRunner', 'calibrate', 'benchmark', 'peak_memory_mb', 'device_name',
-           'RowTrial', 'bench_row', 'run_bench', 'write_csv', 'read_csv', 'format_table', 'target_ratios',
-           'bench_summary', 'summary_csv', 'summary_path', 'plot_bench', 'register_on_row', 'open_neuromorphic',
-           'on_ratios', 'hrmas_bench', 'srnn_target_ratios', 'ecg_epoch_bench', 'ecg_epoch_summary',
-           'load_tsslbp_reference', 'tsslbp_ref_bench', 'format_ref_table', 'TorchLoopHRMAS', 'e2e_bench']
+__all__ = ['SIZES', 'INPUT_RATE', 'RATE_RANGE', 'CALIB_RANGE', 'ROWS', 'ROW_KINDS', 'HRMAS_LIF_ROWS', 'SUMMARY_COLUMNS',
+           'GOAL_PEER', 'GOAL_SPEEDUP', 'ON_NS', 'ON_T', 'ON_B', 'ON_ROWS', 'ON_COLUMNS', 'ADAPTIVE_PEERS',
+           'ECG_EPOCH_COLUMNS', 'TSSLBP_NET', 'REF_COLUMNS', 'E2E_COLUMNS', 'parse_sizes', 'spike_input', 'Runner',
+           'BenchRow', 'register_row', 'select_rows', 'bench_genotype', 'TorchLoopLIF', 'BoundRunner', 'calibrate',
+           'benchmark', 'peak_memory_mb', 'device_name', 'row_isa', 'RowTrial', 'bench_row', 'run_bench', 'write_csv',
+           'read_csv', 'format_table', 'target_ratios', 'bench_summary', 'summary_csv', 'summary_path', 'goal_table',
+           'format_goal_table', 'plot_bench', 'register_on_row', 'open_neuromorphic', 'on_ratios', 'hrmas_bench',
+           'srnn_target_ratios', 'ecg_epoch_bench', 'ecg_epoch_summary', 'load_tsslbp_reference', 'tsslbp_ref_bench',
+           'format_ref_table', 'TorchLoopHRMAS', 'e2e_bench']
 
 # %% ../nbs/15_bench.ipynb #e2e5dfc7
 SIZES = ((100, 16, 256), (100, 16, 512), (300, 16, 512), (100, 16, 1024))   # (T, B, N) of the issue
@@ -398,9 +399,19 @@ def device_name(device) -> str:
 
 # %% ../nbs/15_bench.ipynb #7ce0a732
 COLUMNS = ('row', 'T', 'B', 'N', 'median_ms', 'min_ms', 'max_ms', 'rate', 'peak_mb', 'compile_s',
-           'versions', 'device', 'threads', 'input_scale', 'status')
+           'versions', 'device', 'isa', 'threads', 'input_scale', 'status')
 
 def _error(ex): return f"error: {type(ex).__name__}: {ex}".replace('\n', ' ')[:300]
+
+# %% ../nbs/15_bench.ipynb #52d2d38b
+def row_isa(name:str, # a row of `ROWS`
+            device='cpu', # its device
+            isa:str|None=None, # the kernel build it runs on (None: HRMAS_ISA's)
+           ) -> str:
+    "The instruction set of the kernels an hrmas CPU row runs on ('avx512', 'avx2', 'portable'), else ''."
+    if ROWS[name].kind != 'hrmas' or torch.device(device).type != 'cpu': return ''
+    from hrmas.kernels import kernel_isa, backend_setting
+    return '' if backend_setting() in ('torch', 'triton') else kernel_isa(isa) or ''
 
 # %% ../nbs/15_bench.ipynb #b38ef7fa
 class RowTrial:
@@ -409,12 +420,14 @@ class RowTrial:
                  size:tuple[int,int,int], # (T, B, N)
                  device='cpu', # 'cpu' or 'cuda'
                  seed:int=0, # seed of the input and the model's initial weights
+                 isa:str|None=None, # an hrmas row on the CPU: the kernel build to run on (see `using_isa`; None: HRMAS_ISA's)
                 ):
         row, (T, B, N) = ROWS[name], size
         self.dev, self.seed, self.size, self.times, self.runner, self.last = torch.device(device), seed, size, [], None, None
+        self.isa = isa if row_isa(name, device) else None
         nan = float('nan')
         self.res = dict(row=name, T=T, B=B, N=N, median_ms=nan, min_ms=nan, max_ms=nan, rate=nan, peak_mb=nan, compile_s=nan,
-                        versions=_versions(row), device=device_name(self.dev), threads=torch.get_num_threads(),
+                        versions=_versions(row), device=device_name(self.dev), isa=row_isa(name, device, isa), threads=torch.get_num_threads(),
                         input_scale=nan, status='ok')
         try:
             torch.manual_seed(seed)
@@ -424,8 +437,15 @@ class RowTrial:
 
     def _guarded(self, fn):
         if self.runner is None: return
-        try: fn()
+        try:
+            with self._kernels(): fn()
         except Exception as ex: self.res['status'], self.runner = _error(ex), None
+
+    def _kernels(self):
+        "The kernel build every stage runs in: `using_isa(isa)` for a trial given an ISA, else HRMAS_ISA's."
+        if self.isa is None: return contextlib.nullcontext()
+        from hrmas.kernels import using_isa
+        return using_isa(self.isa)
 
     def _timed_step(self) -> float:
         sync = self.dev.type == 'cuda'
@@ -433,7 +453,6 @@ class RowTrial:
         t0 = time.perf_counter(); self.last = self.runner.step(self.xs)
         if sync: torch.cuda.synchronize(self.dev)
         return time.perf_counter() - t0
-
 
     def time_once(self):
         "One timed forward + backward step."
@@ -485,9 +504,10 @@ def bench_row(name:str, # a row of `ROWS`
               device='cpu', # 'cpu' or 'cuda'
               seed:int=0, # seed of the input and the model's initial weights
               memory:bool=True, # also measure peak memory (one more step)
+              isa:str|None=None, # an hrmas row on the CPU: the kernel build (None: HRMAS_ISA's)
              ) -> dict:
     "Calibrate, time and measure one row at one size; a dict with the `COLUMNS` (status 'ok', 'not installed ...' or 'error: ...')."
-    tr = RowTrial(name, size, device, seed)
+    tr = RowTrial(name, size, device, seed, isa)
     tr.setup(warmup)
     for _ in range(runs): tr.time_once()
     return tr.finish(memory)
@@ -503,9 +523,10 @@ def run_bench(rows='*', # row names or globs (see `select_rows`)
               out:str|Path|None=None, # write the results to this CSV
               log:Callable|None=print, # called with one line per finished row
               interleave:bool=True, # time the rows of a size in turns (run 1 of every row, run 2 of every row, ...)
+              isas:list[str]|None=None, # kernel builds to time every hrmas CPU row on, each a row of its own (None: HRMAS_ISA's)
              ) -> list[dict]:
     "Benchmark `rows` at `sizes`; return the result dicts."
-    names, sizes = select_rows(rows), parse_sizes(sizes)
+    names, sizes, isas = select_rows(rows), parse_sizes(sizes), _check_isas(isas)
     if runs < 1: raise ValueError(f"runs must be >= 1, got {runs}")
     if warmup < 1: raise ValueError(f"warmup must be >= 1 (the first call is timed apart as compile time), got {warmup}")
     if threads is not None and threads < 1: raise ValueError(f"threads must be >= 1, got {threads}")
@@ -516,11 +537,11 @@ def run_bench(rows='*', # row names or globs (see `select_rows`)
     try:
         for size in sizes:
             if not interleave:
-                for name in names:
-                    results.append(bench_row(name, size, runs, warmup, dev, seed, memory))
+                for name, isa in _row_builds(names, dev, isas):
+                    results.append(bench_row(name, size, runs, warmup, dev, seed, memory, isa))
                     if log: log(format_table(results[-1:], header=False))
                 continue
-            trials = [RowTrial(name, size, dev, seed) for name in names]
+            trials = [RowTrial(name, size, dev, seed, isa) for name, isa in _row_builds(names, dev, isas)]
             for tr in trials: tr.setup(warmup)
             for i in range(runs):                            # round i starts at row i: no row is always first
                 for tr in trials[i % len(trials):] + trials[:i % len(trials)]: tr.time_once()
@@ -531,6 +552,20 @@ def run_bench(rows='*', # row names or globs (see `select_rows`)
     finally: torch.set_num_threads(old)
     if out is not None: write_csv(results, out)
     return results
+
+# %% ../nbs/15_bench.ipynb #174b18e1
+def _check_isas(isas):
+    "The kernel builds of `isas` ('all': every one this CPU runs but 'auto', a duplicate), checked; None stays None."
+    if isas is None: return None
+    from hrmas.kernels import available_isas, check_isa
+    isas = [i for i in (isas.replace(' ', '').split(',') if isinstance(isas, str) else isas) if i]
+    if isas == ['all']: return [i for i in available_isas() if i != 'auto']
+    if not isas: raise ValueError("no ISA given; give e.g. 'avx2,avx512' or 'all'")
+    return list(dict.fromkeys(check_isa(i) for i in isas))
+
+def _row_builds(names, dev, isas):
+    "(row, isa) pairs to time: each hrmas CPU row once per ISA of `isas`, every other row once (isa None)."
+    return [(n, i) for n in names for i in (isas if isas and row_isa(n, dev) else [None])]
 
 # %% ../nbs/15_bench.ipynb #76f7a1b8
 _ROUND = dict(median_ms=4, min_ms=4, max_ms=4, rate=4, peak_mb=4, compile_s=4, input_scale=4)   # significant digits
@@ -549,9 +584,10 @@ def write_csv(results:list[dict], path:str|Path):
 def read_csv(path:str|Path) -> list[dict]:
     "Read a results CSV written by `write_csv` (numbers as int/float, empty fields as NaN)."
     with open(path, newline='') as f: rows = list(csv.DictReader(f))
-    if rows and set(rows[0]) != set(COLUMNS):
+    if rows and set(rows[0]) not in (set(COLUMNS), set(COLUMNS) - {'isa'}):     # files from before the isa column
         raise ValueError(f"{path} is not a benchmark CSV: its columns are {list(rows[0])}, expected {list(COLUMNS)}")
     for r in rows:
+        r.setdefault('isa', '')
         for k in _INT: r[k] = int(r[k])
         for k in _ROUND: r[k] = float(r[k]) if r[k] != '' else float('nan')
     return rows
@@ -563,13 +599,22 @@ def _fmt(v, spec, scale=1.):
 # %% ../nbs/15_bench.ipynb #b29e5500
 def format_table(results:list[dict], header:bool=True) -> str:
     "The results as a fixed-width text table."
-    head = f"{'row':<18} {'T':>4} {'B':>3} {'N':>5} {'median ms':>10} {'min-max ms':>17} {'rate %':>6} {'peak MB':>8} {'compile s':>9}  status"
+    head = f"{'row':<18} {'isa':<8} {'T':>4} {'B':>3} {'N':>5} {'median ms':>10} {'min-max ms':>17} {'rate %':>6} {'peak MB':>8} {'compile s':>9}  status"
     lines = [head, '-' * len(head)] if header else []
     for r in results:
         mm = '' if math.isnan(r['min_ms']) else f"{r['min_ms']:.1f}-{r['max_ms']:.1f}"
-        lines.append(f"{r['row']:<18} {r['T']:>4} {r['B']:>3} {r['N']:>5} {_fmt(r['median_ms'], '.1f'):>10} {mm:>17} "
+        lines.append(f"{r['row']:<18} {r.get('isa', ''):<8} {r['T']:>4} {r['B']:>3} {r['N']:>5} {_fmt(r['median_ms'], '.1f'):>10} {mm:>17} "
                      f"{_fmt(r['rate'], '.1f', 100):>6} {_fmt(r['peak_mb'], '.1f'):>8} {_fmt(r['compile_s'], '.2f'):>9}  {r['status']}")
     return '\n'.join(lines)
+
+# %% ../nbs/15_bench.ipynb #d4580348
+def _groups(results, ok):
+    "(size, isa, {row: result}) for each size and each kernel ISA of its hrmas rows; the other rows join every ISA."
+    hr = lambda r: r['row'] in ROWS and ROWS[r['row']].kind == 'hrmas'
+    for size in dict.fromkeys((r['T'], r['B'], r['N']) for r in results):
+        at = [r for r in results if (r['T'], r['B'], r['N']) == size and ok(r)]
+        for isa in dict.fromkeys(r.get('isa', '') for r in at if hr(r)) or ['']:
+            yield size, isa, {r['row']: r for r in at if not hr(r) or r.get('isa', '') == isa}
 
 # %% ../nbs/15_bench.ipynb #00798e94
 HRMAS_LIF_ROWS = ('hrmas_lif_tsslbp', 'hrmas_lif_bptt')
@@ -586,10 +631,9 @@ def target_ratios(results:list[dict], # result dicts (from `run_bench` or `read_
     out = []
     def add(target, size, value, goal, le, text):
         met = value <= goal if le else value >= goal
-        out.append(dict(target=target, size=size, value=value, goal=goal, met=met,
-                        text=f"T={size[0]} B={size[1]} N={size[2]}: {text} = {value:.2f} (goal {'<=' if le else '>='} {goal:g}): {'met' if met else 'NOT met'}"))
-    for size in dict.fromkeys((r['T'], r['B'], r['N']) for r in results):
-        here = {r['row']: r for r in results if (r['T'], r['B'], r['N']) == size and ok(r)}
+        out.append(dict(target=target, size=size, isa=isa, value=value, goal=goal, met=met,
+                        text=f"T={size[0]} B={size[1]} N={size[2]}{' ' + isa if isa else ''}: {text} = {value:.2f} (goal {'<=' if le else '>='} {goal:g}): {'met' if met else 'NOT met'}"))
+    for size, isa, here in _groups(results, ok):
         prs = [here[p] for p in peers if p in here]
         fastest = min(prs, key=lambda r: r[stat], default=None)
         mems = [r for r in prs if not math.isnan(r['peak_mb'])]
@@ -611,7 +655,7 @@ def target_ratios(results:list[dict], # result dicts (from `run_bench` or `read_
     return out
 
 # %% ../nbs/15_bench.ipynb #5768b5ae
-SUMMARY_COLUMNS = ('row', 'T', 'B', 'N', 'median_ms', 'fastest_peer', 'speedup', 'lightest_peer', 'memory_ratio', 'vs_tsslbp')
+SUMMARY_COLUMNS = ('row', 'T', 'B', 'N', 'median_ms', 'fastest_peer', 'speedup', 'lightest_peer', 'memory_ratio', 'vs_tsslbp', 'isa')
 
 def _best(rows, key):
     "The row with the least `key` among rows that have it (None if none does)."
@@ -624,8 +668,7 @@ def bench_summary(results:list[dict], # result dicts (from `run_bench` or `read_
     "Per size and hrmas row: speed-up over the fastest peer, peak memory / the lightest peer's, time / hrmas_lif_tsslbp's."
     peers = [n for n, r in ROWS.items() if r.kind == 'peer'] if peers is None else list(peers)
     nan, out = float('nan'), []
-    for size in dict.fromkeys((r['T'], r['B'], r['N']) for r in results):
-        here = {r['row']: r for r in results if (r['T'], r['B'], r['N']) == size and r['status'].startswith('ok')}
+    for size, isa, here in _groups(results, lambda r: r['status'].startswith('ok')):
         prs = [here[p] for p in peers if p in here]
         fast, light, dense = _best(prs, 'median_ms'), _best(prs, 'peak_mb'), here.get('hrmas_lif_tsslbp')
         for name, r in here.items():
@@ -633,7 +676,7 @@ def bench_summary(results:list[dict], # result dicts (from `run_bench` or `read_
             out.append(dict(row=name, T=size[0], B=size[1], N=size[2], median_ms=r['median_ms'],
                             fastest_peer=fast['row'] if fast else '', speedup=fast['median_ms'] / r['median_ms'] if fast else nan,
                             lightest_peer=light['row'] if light else '', memory_ratio=r['peak_mb'] / light['peak_mb'] if light else nan,
-                            vs_tsslbp=r['median_ms'] / dense['median_ms'] if dense else nan))
+                            vs_tsslbp=r['median_ms'] / dense['median_ms'] if dense else nan, isa=r.get('isa', '')))
     return out
 
 # %% ../nbs/15_bench.ipynb #5740562a
@@ -647,6 +690,36 @@ def summary_csv(summary:list[dict]) -> str:
 def summary_path(out:str|Path) -> Path:
     "Where the summary of the results CSV `out` goes: `cpu.csv` -> `cpu_summary.csv`."
     out = Path(out); return out.with_name(out.stem + '_summary.csv')
+
+# %% ../nbs/15_bench.ipynb #b919c4ad
+GOAL_PEER, GOAL_SPEEDUP = 'norse_lif_compile', 2.5   # both LIF rows this much faster than the peer, on every ISA
+
+def goal_table(results:list[dict], # result dicts (from `run_bench` or `read_csv`)
+               peer:str=GOAL_PEER, goal:float=GOAL_SPEEDUP, # the row compared with and the speed-up wanted
+               stat:str='median_ms', # 'median_ms' or 'min_ms'
+              ) -> list[dict]:
+    "Speed-up of each hrmas LIF row over `peer`, per kernel ISA and size: dicts with isa, row, size, ratio, met."
+    ok, out = lambda r: r['status'].startswith('ok') and not math.isnan(r[stat]), []
+    for size, isa, here in _groups(results, ok):
+        for h in HRMAS_LIF_ROWS:
+            if h in here and peer in here:
+                v = here[peer][stat] / here[h][stat]
+                out.append(dict(isa=isa, row=h, size=size, ratio=v, met=v >= goal))
+    return out
+
+# %% ../nbs/15_bench.ipynb #1609adc2
+def format_goal_table(goals:list[dict], # from `goal_table`
+                      peer:str=GOAL_PEER, goal:float=GOAL_SPEEDUP) -> str:
+    "The `goal_table` as text: a line per ISA and row, a column per size ('*' marks a ratio below the goal)."
+    sizes = list(dict.fromkeys(g['size'] for g in goals))
+    head = f"{'speed-up over ' + peer:<32}" + ''.join(f"{'x'.join(map(str, s)):>13}" for s in sizes)
+    lines = [head, '-' * len(head)]
+    for isa, row in dict.fromkeys((g['isa'], g['row']) for g in goals):
+        at = {g['size']: g for g in goals if (g['isa'], g['row']) == (isa, row)}
+        cell = lambda g: '' if g is None else f"{g['ratio']:.2f}" + ('' if g['met'] else '*')
+        lines.append(f"{(isa or '-') + ' ' + row:<32}" + ''.join(f"{cell(at.get(s)):>13}" for s in sizes))
+    lines.append(f"goal >= {goal:g} at every size: {'met' if goals and all(g['met'] for g in goals) else 'NOT met'}")
+    return '\n'.join(lines)
 
 # %% ../nbs/15_bench.ipynb #102e8997
 def plot_bench(results:list[dict], # result dicts
@@ -830,6 +903,7 @@ def hrmas_bench(sizes:str='100x16x256,100x16x512,300x16x512,100x16x1024', # size
                 no_memory:bool=False, # skip the peak-memory measurement
                 sequential:bool=False, # time each row's runs back to back instead of the rows in turns
                 seed:int=0, # seed of inputs and models
+                isa:str=None, # kernel builds for the hrmas rows, comma-separated, timed in turns ('avx2,avx512'; 'all'; default: HRMAS_ISA's)
                 protocol:str='layer', # 'layer' (one recurrent layer, above) or 'open_neuromorphic' (Linear + LIF, randn input)
                 backends:str=None, # open_neuromorphic: HRMAS_BACKEND values for the hrmas rows, comma-separated (e.g. triton,torch)
                 list_rows:bool=False, # list the rows and exit
@@ -844,13 +918,14 @@ def hrmas_bench(sizes:str='100x16x256,100x16x512,300x16x512,100x16x1024', # size
         names, szs = select_rows(rows), parse_sizes(sizes)
         res = run_bench(names, szs, runs, warmup, threads, device, seed, not no_memory, out,
                         log=lambda line: print(line, file=sys.stderr, flush=True),    # progress; the table goes to stdout
-                        interleave=not sequential)
+                        interleave=not sequential, isas=isa)
     except (ValueError, TypeError) as ex:
         if debug: raise
         print(f"hrmas_bench: error: {ex}", file=sys.stderr); sys.exit(2)
     if out: summary_path(out).write_text(summary_csv(bench_summary(read_csv(out))))   # from the rounded CSV, as a reader gets it
     print(format_table(res))
     for t in target_ratios(res) + target_ratios(res, stat='min_ms'): print(t['text'])
+    if any(r['row'] == GOAL_PEER for r in res): print(format_goal_table(goal_table(res)))
     if plot:
         import matplotlib; matplotlib.use('Agg')
         plot_bench(res).savefig(plot, dpi=100, bbox_inches='tight')

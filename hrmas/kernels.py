@@ -4,7 +4,7 @@
 
 # %% ../nbs/03a_kernels.ipynb #8a312e51
 from __future__ import annotations
-import os, ctypes, hashlib, subprocess, tempfile, shutil, warnings, platform
+import os, contextlib, ctypes, functools, hashlib, subprocess, tempfile, shutil, warnings, platform
 from concurrent.futures import ThreadPoolExecutor
 from importlib.resources import files
 from pathlib import Path
@@ -13,11 +13,12 @@ from .lif import LIFParams, LIFRecord, psc_filter, fused_forward_buffers
 from .surrogate import Surrogate
 
 # %% auto #0
-__all__ = ['C_COMMON_FILES', 'C_TEMPLATE_FILES', 'C_SOURCE', 'BACKENDS', 'DENSE_W_GRAD_RATE', 'SPARSE_INPUT_DENSITY',
-           'c_source_dir', 'read_c_source', 'c_signature', 'kernel_cache_dir', 'load_kernels', 'backend_setting',
-           'note_path', 'last_paths', 'kernels_available', 'triton_runs', 'lif_forward_fused', 'quiet_bits',
-           'lif_backward_fused', 'FusedBPTTFunction', 'bptt_fusable', 'lif_bptt_fused', 'SparseInputLinear',
-           'SpikeListLinear', 'input_projection']
+__all__ = ['C_COMMON_FILES', 'C_TEMPLATE_FILES', 'C_SOURCE', 'ISAS', 'BACKENDS', 'DENSE_W_GRAD_RATE', 'SPARSE_INPUT_DENSITY',
+           'c_source_dir', 'read_c_source', 'c_signature', 'kernel_cache_dir', 'cpu_model', 'available_isas',
+           'check_isa', 'isa_setting', 'load_kernels', 'kernel_isa', 'using_isa', 'backend_setting', 'note_path',
+           'last_paths', 'kernels_available', 'triton_runs', 'lif_forward_fused', 'quiet_bits', 'lif_backward_fused',
+           'FusedBPTTFunction', 'bptt_fusable', 'lif_bptt_fused', 'SparseInputLinear', 'SpikeListLinear',
+           'input_projection']
 
 # %% ../nbs/03a_kernels.ipynb #4a09e225
 C_COMMON_FILES = ('common.c',)    # shared by both precisions
@@ -52,14 +53,15 @@ def c_signature(name:str # a C function, e.g. 'tssl_row' (the `_SFX` suffix is i
     raise ValueError(f"no C function {name!r} in {c_source_dir()}")
 
 # %% ../nbs/03a_kernels.ipynb #9da23661
-_FLAGS = ['-O3', '-shared', '-fPIC', '-ffp-contract=off', '-fno-math-errno', '-std=c99']
+_FLAGS = ['-O3', '-shared', '-fPIC', '-ffp-contract=off', '-fno-math-errno', '-fno-trapping-math', '-std=c99']
 _NATIVE = ['-march=native']                      # AVX-512 etc. where the CPU has them
 _OPENMP = ['-fopenmp']                           # threads shared with PyTorch's OpenMP runtime
-_LIB = {'lib': None, 'tried': False, 'why': '', 'flags': None}
+_LIB = {'libs': {}, 'flags': {}, 'why': '', 'isa': None}   # per ISA: the library (None: failed) and its flags
 
 def kernel_cache_dir() -> Path:
     "Where compiled kernels are kept: $HRMAS_CACHE/kernels or ~/.cache/hrmas/kernels."
     return Path(os.environ.get('HRMAS_CACHE', Path.home() / '.cache' / 'hrmas')) / 'kernels'
+
 
 # %% ../nbs/03a_kernels.ipynb #a20d0794
 def _cpu_id() -> str:
@@ -68,6 +70,49 @@ def _cpu_id() -> str:
         info = Path('/proc/cpuinfo').read_text().split('\n\n')[0]
         return ' '.join(l.split(':', 1)[1].strip() for l in info.splitlines() if l.split(':')[0].strip() in ('model name', 'flags'))
     except OSError: return f"{platform.machine()} {platform.processor()}"
+
+# %% ../nbs/03a_kernels.ipynb #334e17b3
+ISAS = ('auto', 'portable', 'avx2', 'avx512')
+_X86 = platform.machine().lower() in ('x86_64', 'amd64')
+_AVX512 = ['-mavx512f', '-mavx512vl', '-mavx512bw', '-mavx512dq', '-mavx512cd']
+_ISA_FLAGS = {'auto': _NATIVE, 'portable': ['-march=x86-64', '-mtune=generic'] if _X86 else [],
+              'avx2': ['-march=x86-64', '-mtune=generic', '-mavx2', '-mfma'],
+              'avx512': ['-march=x86-64', '-mtune=generic', '-mavx2', '-mfma', *_AVX512]}
+_ISA_NEEDS = {'avx2': ('avx2', 'fma'), 'avx512': ('avx2', 'fma', *(f[2:] for f in _AVX512))}   # /proc/cpuinfo flags
+
+# %% ../nbs/03a_kernels.ipynb #d74c40d0
+@functools.lru_cache(None)
+def _cpuinfo() -> dict:
+    "The first processor's fields in /proc/cpuinfo ({} where there is none)."
+    try: text = Path('/proc/cpuinfo').read_text().split('\n\n')[0]
+    except OSError: return {}
+    return {k.strip(): v.strip() for k, _, v in (l.partition(':') for l in text.splitlines()) if k.strip()}
+
+def cpu_model() -> str:
+    "The CPU's model name (/proc/cpuinfo; elsewhere the platform's processor string)."
+    return _cpuinfo().get('model name') or platform.processor() or platform.machine()
+
+def available_isas() -> tuple:
+    "The `ISAS` this CPU runs: 'auto' and 'portable' always, 'avx2' and 'avx512' on x86-64 CPUs listing their features."
+    have = set(_cpuinfo().get('flags', '').split())
+    return tuple(i for i in ISAS if i not in _ISA_NEEDS or (_X86 and have.issuperset(_ISA_NEEDS[i])))
+
+# %% ../nbs/03a_kernels.ipynb #b846e59c
+def check_isa(isa:str, # an ISA name, any case ('' means 'auto')
+              source:str='isa', # where it came from, for the message (e.g. 'HRMAS_ISA')
+             ) -> str:
+    "`isa` in lower case if it is one of `ISAS` and this CPU runs it; else a ValueError naming it and what is available."
+    v = str(isa).strip().lower() or 'auto'
+    if v not in ISAS: raise ValueError(f"{source}={isa!r} is not an instruction set; use one of {', '.join(ISAS)} (any case)")
+    if v not in available_isas():
+        missing = [f for f in _ISA_NEEDS[v] if f not in _cpuinfo().get('flags', '').split()] if _X86 else ['x86-64']
+        raise ValueError(f"{source}={isa!r}: this CPU ({cpu_model()}) lacks {', '.join(missing)}; "
+                         f"available here: {', '.join(available_isas())}")
+    return v
+
+def isa_setting() -> str:
+    "The `HRMAS_ISA` environment setting, checked by `check_isa`: 'auto' (default), 'portable', 'avx2' or 'avx512'."
+    return check_isa(os.environ.get('HRMAS_ISA', 'auto'), 'HRMAS_ISA')
 
 # %% ../nbs/03a_kernels.ipynb #a7c5e87a
 def _declare(lib):
@@ -118,11 +163,13 @@ def _compile(cc:str, flags:list, cache:Path, rebuild:bool=False) -> Path:
     return so
 
 # %% ../nbs/03a_kernels.ipynb #69b6b679
-def load_kernels(rebuild:bool=False # compile again even if a cached build exists
+def load_kernels(rebuild:bool=False, # compile again even if a cached build exists
+                 isa:str|None=None, # the build, one of `ISAS` (None: the one of `using_isa`, else HRMAS_ISA)
                 ):
-    "Compile (once, cached) and load the C kernels; None if no C compiler works here."
-    if _LIB['tried'] and not rebuild: return _LIB['lib']
-    _LIB['tried'] = True
+    "Compile (once per ISA, cached) and load the C kernels; None if no C compiler works here."
+    isa = check_isa(isa) if isa is not None else _LIB['isa'] or isa_setting()
+    if isa in _LIB['libs'] and not rebuild: return _LIB['libs'][isa]
+    _LIB['libs'][isa] = None
     cc = os.environ.get('CC') or shutil.which('cc') or shutil.which('gcc')
     if cc is None:
         _LIB['why'] = 'no C compiler (cc/gcc) found'; warnings.warn(f"hrmas: fused kernels unavailable ({_LIB['why']}); using the PyTorch path")
@@ -130,16 +177,32 @@ def load_kernels(rebuild:bool=False # compile again even if a cached build exist
     cache = kernel_cache_dir()
     try: cache.mkdir(parents=True, exist_ok=True)
     except OSError: cache = Path(tempfile.gettempdir()) / 'hrmas-kernels'      # read-only home: use /tmp
-    errors = []
-    for flags in (_FLAGS + _OPENMP + _NATIVE, _FLAGS + _OPENMP, _FLAGS + _NATIVE, _FLAGS):   # fastest first
+    fl, errors = _ISA_FLAGS[isa], []
+    tries = (_FLAGS + _OPENMP + fl, _FLAGS + _OPENMP, _FLAGS + fl, _FLAGS) if isa == 'auto' else (_FLAGS + _OPENMP + fl, _FLAGS + fl)
+    for flags in tries:                                                         # fastest first
         try:
-            _LIB['lib'] = _declare(ctypes.CDLL(str(_compile(cc, flags, cache, rebuild))))
-            _LIB['flags'] = flags
-            return _LIB['lib']
+            _LIB['libs'][isa] = _declare(ctypes.CDLL(str(_compile(cc, flags, cache, rebuild))))
+            _LIB['flags'][isa] = flags
+            return _LIB['libs'][isa]
         except Exception as ex: errors.append(str(ex))
-    _LIB['why'] = errors[-1]; warnings.warn(f"hrmas: fused kernels unavailable ({errors[-1]}); using the PyTorch path")
-    _LIB['lib'] = None
+    _LIB['why'] = errors[-1]; warnings.warn(f"hrmas: fused kernels ({isa}) unavailable ({errors[-1]}); using the PyTorch path")
     return None
+
+# %% ../nbs/03a_kernels.ipynb #652fff9a
+def kernel_isa(isa:str|None=None # the build to ask (None: the one in use)
+              ) -> str|None:
+    "The instruction set the kernels were compiled for: 'avx512', 'avx2' or 'portable' (None: no kernels); `cpu_model()` names the CPU."
+    lib = load_kernels(isa=isa)
+    return None if lib is None else ('portable', 'avx2', 'avx512')[lib.hrmas_isa()]
+
+@contextlib.contextmanager
+def using_isa(isa:str # one of `available_isas()`
+             ):
+    "Inside the block the fused kernels are the `isa` build (checked, built and loaded on entry); yields the library."
+    isa = check_isa(isa)
+    old, _LIB['isa'] = _LIB['isa'], isa
+    try: yield load_kernels()
+    finally: _LIB['isa'] = old
 
 # %% ../nbs/03a_kernels.ipynb #8d5c7417
 BACKENDS = ('auto', 'fused', 'torch', 'triton')

@@ -1,10 +1,10 @@
-/* hrmas fused CPU kernels: code shared by both precisions (headers, OpenMP query, work split,
+/* hrmas fused CPU kernels: code shared by both precisions (headers, OpenMP and ISA queries, work split,
    spike indices, the clipped exp, the register-blocked recurrent product). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 #define RB 8   /* batch rows per group in the backward pass: one pass over W serves RB rows */
@@ -13,6 +13,17 @@
    (libgomp.so.1, resolved by its soname), so no second set of threads competes with PyTorch's. */
 int hrmas_openmp(void) {
 #if defined(_OPENMP)
+    return 1;
+#else
+    return 0;
+#endif
+}
+/* The instruction set this build was compiled for (what hrmas.kernels.kernel_isa reports): 2 AVX-512,
+   1 AVX2 + FMA, 0 neither (the portable code, vectorised by the compiler). */
+int hrmas_isa(void) {
+#if defined(__AVX512F__)
+    return 2;
+#elif defined(__AVX2__) && defined(__FMA__)
     return 1;
 #else
     return 0;
@@ -82,6 +93,44 @@ static void rec_matmul_f32(const float* const* er, const float* restrict W, int6
     for (; j0 + 48 <= N; j0 += 48) rec_block_f32(er, W, N, j0, 3, 0xFFFF, out);
     for (; j0 + 16 <= N; j0 += 16) rec_block_f32(er, W, N, j0, 1, 0xFFFF, out);
     if (j0 < N) rec_block_f32(er, W, N, j0, 1, (__mmask16)((1u << (N - j0)) - 1), out);
+}
+#elif defined(__AVX2__) && defined(__FMA__)
+/* AVX2 + FMA: 16 registers of 8 floats, so a block is 4 rows x 24 columns (12 accumulators, 3 for the W row,
+   1 for the broadcast error); a group of RB rows takes RB / 4 passes over W, each reading W once. */
+static inline __attribute__((always_inline)) void rec_block4_f32(const float* const* er, const float* restrict W,
+        int64_t N, int64_t j0, int nv, int masked, __m256i tail, float* const* out) {
+    __m256 acc[4][3];
+    for (int r = 0; r < 4; ++r) for (int v = 0; v < 3; ++v) acc[r][v] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < N; ++i) {
+        const float* w = W + i * N + j0;
+        __m256 w0, w1 = _mm256_setzero_ps(), w2 = w1;
+        if (nv == 3) { w0 = _mm256_loadu_ps(w); w1 = _mm256_loadu_ps(w + 8); w2 = _mm256_loadu_ps(w + 16); }
+        else w0 = masked ? _mm256_maskload_ps(w, tail) : _mm256_loadu_ps(w);
+        for (int r = 0; r < 4; ++r) {
+            const __m256 x = _mm256_broadcast_ss(er[r] + i);
+            acc[r][0] = _mm256_fmadd_ps(x, w0, acc[r][0]);
+            if (nv == 3) { acc[r][1] = _mm256_fmadd_ps(x, w1, acc[r][1]); acc[r][2] = _mm256_fmadd_ps(x, w2, acc[r][2]); }
+        }
+    }
+    for (int r = 0; r < 4; ++r) {
+        if (!out[r]) continue;
+        float* o = out[r] + j0;
+        if (nv == 3) { _mm256_storeu_ps(o, acc[r][0]); _mm256_storeu_ps(o + 8, acc[r][1]); _mm256_storeu_ps(o + 16, acc[r][2]); }
+        else if (masked) _mm256_maskstore_ps(o, tail, acc[r][0]);
+        else _mm256_storeu_ps(o, acc[r][0]);
+    }
+}
+static void rec_matmul_f32(const float* const* er, const float* restrict W, int64_t N, float* const* out) {
+    const __m256i all = _mm256_set1_epi32(-1);
+    const __m256i tail = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(N % 8)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    int nq = 0, qs[RB / 4];   /* the row quartets with a row in the group */
+    for (int q = 0; q < RB; q += 4) if (out[q] || out[q + 1] || out[q + 2] || out[q + 3]) qs[nq++] = q;
+    /* column strip outside, quartets inside: the second quartet reads the strip of W (N x 24 floats) the first
+       has just brought into cache. nv and masked are constants at every call: accumulators stay in registers. */
+    int64_t j0 = 0;
+    for (; j0 + 24 <= N; j0 += 24) for (int k = 0; k < nq; ++k) rec_block4_f32(er + qs[k], W, N, j0, 3, 0, all, out + qs[k]);
+    for (; j0 + 8 <= N; j0 += 8) for (int k = 0; k < nq; ++k) rec_block4_f32(er + qs[k], W, N, j0, 1, 0, all, out + qs[k]);
+    if (j0 < N) for (int k = 0; k < nq; ++k) rec_block4_f32(er + qs[k], W, N, j0, 1, 1, tail, out + qs[k]);
 }
 #else
 static void rec_matmul_f32(const float* const* er, const float* restrict W, int64_t N, float* const* out) {
