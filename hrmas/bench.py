@@ -1236,6 +1236,7 @@ def _e2e_rows(jobs, runs, size, out, verbose):
             if status[k] != 'ok': continue
             t0 = time.perf_counter()
             try: f()
+            except ImportError as ex: status[k] = f"not installed ({ex.name})"; continue
             except Exception as ex: status[k] = _error(ex); continue
             if i: times[k].append((time.perf_counter() - t0) * 1e3 / size['n_batches'])
     nan, rows = float('nan'), []
