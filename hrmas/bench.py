@@ -192,21 +192,24 @@ def _norse_layer(n_in, n, device):
     from norse.torch import LIFRecurrent
     return LIFRecurrent(n_in, n).to(device)
 
+def _norse_runner(m, compiled:bool):
+    "A Norse recurrent module (output, state) as a row: eager, or under torch.compile (calibrated eagerly)."
+    if not compiled: return Runner(m, lambda x: m(x)[0])
+    torch._dynamo.reset()         # compile afresh for this size (static shapes), as a user with one size would
+    mc = torch.compile(m)
+    return Runner(m, lambda x: mc(x)[0], calib_forward=lambda x: m(x)[0])
+
 # %% ../nbs/15_bench.ipynb #976a2daa
 @register_row('norse_lif', 'peer', 'norse')
 def _build_norse(n_in, n, device):
     "Norse LIFRecurrent, eager"
-    m = _norse_layer(n_in, n, device)
-    return Runner(m, lambda x: m(x)[0])
+    return _norse_runner(_norse_layer(n_in, n, device), compiled=False)
 
 # %% ../nbs/15_bench.ipynb #9cb2725a
 @register_row('norse_lif_compile', 'peer', 'norse')
 def _build_norse_compile(n_in, n, device):
     "Norse LIFRecurrent under torch.compile"
-    m = _norse_layer(n_in, n, device)
-    torch._dynamo.reset()         # compile afresh for this size (static shapes), as a user with one size would
-    mc = torch.compile(m)
-    return Runner(m, lambda x: mc(x)[0], calib_forward=lambda x: m(x)[0])
+    return _norse_runner(_norse_layer(n_in, n, device), compiled=True)
 
 # %% ../nbs/15_bench.ipynb #d4671be3
 @register_row('spikingjelly_lif', 'peer', 'spikingjelly')
@@ -938,16 +941,12 @@ def _norse_lsnn(n_in, n, device):
 @register_row('norse_lsnn', 'peer', 'norse')
 def _build_norse_lsnn(n_in, n, device):
     "Norse LSNNRecurrent (adaptive threshold), eager"
-    m = _norse_lsnn(n_in, n, device)
-    return Runner(m, lambda x: m(x)[0])
+    return _norse_runner(_norse_lsnn(n_in, n, device), compiled=False)
 
 @register_row('norse_lsnn_compile', 'peer', 'norse')
 def _build_norse_lsnn_compile(n_in, n, device):
     "Norse LSNNRecurrent (adaptive threshold) under torch.compile"
-    m = _norse_lsnn(n_in, n, device)
-    torch._dynamo.reset()
-    mc = torch.compile(m)
-    return Runner(m, lambda x: mc(x)[0], calib_forward=lambda x: m(x)[0])
+    return _norse_runner(_norse_lsnn(n_in, n, device), compiled=True)
 
 # %% ../nbs/15_bench.ipynb #02d0153b
 ADAPTIVE_PEERS = ('norse_lsnn', 'norse_lsnn_compile')
