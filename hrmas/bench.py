@@ -6,7 +6,7 @@
 from __future__ import annotations
 from fastcore.basics import patch
 import time, statistics
-import contextlib, csv, fnmatch, gc, io, math, os, statistics, sys, time
+import contextlib, csv, fnmatch, functools, gc, io, math, os, statistics, sys, time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -1069,9 +1069,19 @@ def _hrmas_tsslbp_step(net, x, y, input_kind):
     return (hid, out), step
 
 # %% ../nbs/15_bench.ipynb #1745d9c0
+def _keeps_threads(f):
+    "Decorator: put torch's thread count back after `f`, which sets its own (a bench must not leave 2 threads to its caller)."
+    @functools.wraps(f)
+    def run(*args, **kw):
+        old = torch.get_num_threads()
+        try: return f(*args, **kw)
+        finally: torch.set_num_threads(old)
+    return run
+
 REF_COLUMNS = ('row', 'T', 'B', 'n_in', 'n_hidden', 'median_ms', 'min_ms', 'max_ms', 'vs_reference', 'max_psc_diff',
                'max_wgrad_diff', 'threads', 'device', 'versions', 'status')
 
+@_keeps_threads
 def tsslbp_ref_bench(ref:str|None=None, # TSSL-BP checkout (None: $TSSLBP_REF; absent: the reference row is skipped)
                      runs:int=7, warmup:int=2, # timed steps per row (in turns), untimed steps first
                      threads:int|None=2, # torch threads (None: leave as is)
@@ -1202,6 +1212,7 @@ def _loop_train_epoch(model, train, cfg):
 # %% ../nbs/15_bench.ipynb #57d874b3
 E2E_COLUMNS = ('row', 'phase', 'T', 'B', 'N', 'n_batches', 'ms_per_batch', 'min_ms_per_batch', 'vs_hrmas', 'threads', 'device', 'status')
 
+@_keeps_threads
 def e2e_bench(root=None, # N-MNIST subset folder (None: `shared_dataset('nmnist_small')`)
               n_batches:int=4, batch:int=16, T:int=100, N:int=512, # batches per epoch, their size, time bins, hidden neurons
               runs:int=3, threads:int|None=2, out:str|None=None, seed:int=0, verbose:bool=True):

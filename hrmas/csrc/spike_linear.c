@@ -20,12 +20,14 @@ void spike_row_count_SFX(const scalar_t* x, int64_t K, int64_t r0, int64_t r1, i
 
 /* The row lists of rows [r0, r1): columns idx and values val of row r's non-zeros from ptr[r], in column order.
    In chunks of 8 entries: an all-zero chunk (most of them, at a few % of spikes) is one vectorised test; the others
-   are filled without a branch on zeros (each entry is written, the position moves on a non-zero), except in the
-   last row of the range, whose slot past the end belongs to the next range. */
+   are filled without a branch on zeros (each entry is written, the position moves on a non-zero). That writes one
+   slot past the row's list, the first slot of the next non-empty row, so it is done only where that row lies in this
+   range (a later row of it rewrites the slot); else the slot belongs to the next range, which another thread may
+   already have filled, and the row is filled entry by entry. */
 void spike_row_fill_SFX(const scalar_t* x, int64_t K, int64_t r0, int64_t r1, const int64_t* ptr, int32_t* idx, scalar_t* val) {
     for (int64_t r = r0; r < r1; ++r) {
         const scalar_t* xr = x + r * K; int64_t p = ptr[r], j = 0;
-        if (r + 1 < r1)
+        if (ptr[r + 1] < ptr[r1])   /* not `r + 1 < r1`: trailing empty rows would hand the spare write to the next range */
             for (; j + 8 <= K; j += 8) {
                 int any = 0;
                 for (int i = 0; i < 8; ++i) any |= xr[j + i] != 0;
