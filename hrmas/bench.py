@@ -17,8 +17,8 @@ from fastcore.script import call_parse
 from .core import get_device
 
 # %% auto #0
-__all__ = ['SIZES', 'INPUT_RATE', 'RATE_RANGE', 'CALIB_RANGE', 'ROWS', 'ROW_KINDS', 'HRMAS_LIF_ROWS', 'SUMMARY_COLUMNS',
-           'GOAL_PEER', 'GOAL_SPEEDUP', 'ON_NS', 'ON_T', 'ON_B', 'ON_ROWS', 'ON_COLUMNS', 'ADAPTIVE_PEERS',
+__all__ = ['SIZES', 'INPUT_RATE', 'RATE_RANGE', 'CALIB_RANGE', 'ROWS', 'ROW_KINDS', 'HRMAS_LIF_ROWS', 'ADAPTIVE_PEERS',
+           'SUMMARY_COLUMNS', 'GOAL_PEER', 'GOAL_SPEEDUP', 'ON_NS', 'ON_T', 'ON_B', 'ON_ROWS', 'ON_COLUMNS',
            'ECG_EPOCH_COLUMNS', 'TSSLBP_NET', 'REF_COLUMNS', 'E2E_COLUMNS', 'parse_sizes', 'spike_input', 'Runner',
            'BenchRow', 'register_row', 'select_rows', 'bench_genotype', 'TorchLoopLIF', 'BoundRunner', 'calibrate',
            'benchmark', 'peak_memory_mb', 'device_name', 'row_isa', 'RowTrial', 'bench_row', 'run_bench', 'write_csv',
@@ -621,9 +621,14 @@ def _groups(results, ok):
 
 # %% ../nbs/15_bench.ipynb #00798e94
 HRMAS_LIF_ROWS = ('hrmas_lif_tsslbp', 'hrmas_lif_bptt')
+ADAPTIVE_PEERS = ('norse_lsnn', 'norse_lsnn_compile')   # adaptive (ALIF) networks: peers of srnn_alif, not of the LIF rows
+
+def _peers_of(row, peers):
+    "The peer rows `row` is compared with: all of `peers` for srnn_alif, the non-adaptive ones for the LIF rows."
+    return list(peers) if row == 'srnn_alif' else [p for p in peers if p not in ADAPTIVE_PEERS]
 
 def target_ratios(results:list[dict], # result dicts (from `run_bench` or `read_csv`)
-                  peers:list[str]|None=None, # peer row names (default: the rows of kind 'peer' in `ROWS`)
+                  peers:list[str]|None=None, # peer row names (default: the rows of kind 'peer' in `ROWS`; the adaptive ones are left out)
                   stat:str='median_ms', # the time compared: 'median_ms' (the issue's) or 'min_ms' (least disturbed by other load)
                  ) -> list[dict]:
     "The issue's targets at each size: dicts with target, size, value, goal, met and a line of text."
@@ -637,7 +642,7 @@ def target_ratios(results:list[dict], # result dicts (from `run_bench` or `read_
         out.append(dict(target=target, size=size, isa=isa, value=value, goal=goal, met=met,
                         text=f"T={size[0]} B={size[1]} N={size[2]}{' ' + isa if isa else ''}: {text} = {value:.2f} (goal {'<=' if le else '>='} {goal:g}): {'met' if met else 'NOT met'}"))
     for size, isa, here in _groups(results, ok):
-        prs = [here[p] for p in peers if p in here]
+        prs = [here[p] for p in _peers_of('hrmas_lif_tsslbp', peers) if p in here]
         fastest = min(prs, key=lambda r: r[stat], default=None)
         mems = [r for r in prs if not math.isnan(r['peak_mb'])]
         lightest = min(mems, key=lambda r: r['peak_mb'], default=None)
@@ -668,14 +673,15 @@ def _best(rows, key):
 def bench_summary(results:list[dict], # result dicts (from `run_bench` or `read_csv`)
                   peers:list[str]|None=None, # peer row names (default: the rows of kind 'peer' in `ROWS`)
                  ) -> list[dict]:
-    "Per size and hrmas row: speed-up over the fastest peer, peak memory / the lightest peer's, time / hrmas_lif_tsslbp's."
+    "Per size and hrmas row: speed-up over the fastest peer (an adaptive one only for srnn_alif), peak memory / the lightest peer's, time / hrmas_lif_tsslbp's."
     peers = [n for n, r in ROWS.items() if r.kind == 'peer'] if peers is None else list(peers)
     nan, out = float('nan'), []
     for size, isa, here in _groups(results, lambda r: r['status'].startswith('ok')):
-        prs = [here[p] for p in peers if p in here]
-        fast, light, dense = _best(prs, 'median_ms'), _best(prs, 'peak_mb'), here.get('hrmas_lif_tsslbp')
+        dense = here.get('hrmas_lif_tsslbp')
         for name, r in here.items():
             if name not in ROWS or ROWS[name].kind != 'hrmas': continue
+            prs = [here[p] for p in _peers_of(name, peers) if p in here]
+            fast, light = _best(prs, 'median_ms'), _best(prs, 'peak_mb')
             out.append(dict(row=name, T=size[0], B=size[1], N=size[2], median_ms=r['median_ms'],
                             fastest_peer=fast['row'] if fast else '', speedup=fast['median_ms'] / r['median_ms'] if fast else nan,
                             lightest_peer=light['row'] if light else '', memory_ratio=r['peak_mb'] / light['peak_mb'] if light else nan,
@@ -949,8 +955,6 @@ def _build_norse_lsnn_compile(n_in, n, device):
     return _norse_runner(_norse_lsnn(n_in, n, device), compiled=True)
 
 # %% ../nbs/15_bench.ipynb #02d0153b
-ADAPTIVE_PEERS = ('norse_lsnn', 'norse_lsnn_compile')
-
 def srnn_target_ratios(results:list[dict], # result dicts (from `run_bench` or `read_csv`)
                        goal:float=2., # the wanted speed-up of srnn_alif over the fastest peer
                        stat:str='median_ms', # 'median_ms' or 'min_ms'
