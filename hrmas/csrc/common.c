@@ -35,12 +35,17 @@ static void part_range(int64_t n, int parts, int p, int64_t* lo, int64_t* hi) {
     *lo = p * step < n ? p * step : n; *hi = *lo + step < n ? *lo + step : n;
 }
 
-/* Indices of the non-zero entries of a spike row: idx[0..ns). AVX-512: 16 at a time, without branches on zeros. */
+/* Indices of the non-zero entries of a spike row: idx[0..ns). AVX-512: 16 at a time, AVX2: 8, without branches on zeros. */
 static int64_t spike_index_f32(const float* restrict s, int64_t N, int64_t* restrict idx) {
     int64_t ns = 0, j = 0;
 #if defined(__AVX512F__)
     for (; j + 16 <= N; j += 16) {
         unsigned m = _mm512_cmp_ps_mask(_mm512_loadu_ps(s + j), _mm512_setzero_ps(), _CMP_NEQ_UQ);
+        while (m) { idx[ns++] = j + __builtin_ctz(m); m &= m - 1; }
+    }
+#elif defined(__AVX2__)
+    for (; j + 8 <= N; j += 8) {
+        unsigned m = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(s + j), _mm256_setzero_ps(), _CMP_NEQ_UQ));
         while (m) { idx[ns++] = j + __builtin_ctz(m); m &= m - 1; }
     }
 #endif
