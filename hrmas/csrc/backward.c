@@ -91,7 +91,7 @@ int lif_backward_SFX(int mode, const scalar_t* ga, int64_t ga_ts, int64_t ga_bs,
                 const int64_t b = g0 + r, off = (t * B + b) * N;
                 if (mode == 0 && quiet_mode == 0) {      /* unpack the quiet bits of row (t, b) */
                     const uint8_t* qr = q + (t * B + b) * NQ;
-                    for (int64_t i = 0; i < N; ++i) qrow[i] = (scalar_t)((qr[i >> 3] >> (i & 7)) & 1);
+                    for (int64_t i = quiet_unpack_vec_SFX(qr, N, qrow); i < N; ++i) qrow[i] = (scalar_t)((qr[i >> 3] >> (i & 7)) & 1);
                 }
                 const scalar_t* sgr = sg ? sg + off : srow;
                 if (!sg) sig_row_SFX(u + off, thr, width, N, srow);

@@ -112,6 +112,31 @@ static int64_t spike_fill_vec_f64(const double* restrict xr, int64_t K, int32_t*
     (void)xr; (void)K; (void)idx; (void)val; (void)j; return p;
 }
 
+/* The quiet bits of a float PSC row from element 0 on (`quiet_bits` of forward.c), and back to 0/1 floats (the
+   backward pass): whole bytes of 8 elements, by a vector compare and its mask (AVX2, AVX-512), or by a bit test
+   per lane; each returns how many elements it did (a multiple of 8), the caller does the rest. a < qthr is false
+   for NaN, as the scalar test. */
+#if defined(__AVX2__)
+static int64_t quiet_pack_vec_f32(const float* restrict a, float qthr, int64_t N, uint8_t* restrict q) {
+    const __m256 th = _mm256_set1_ps(qthr); int64_t i = 0;
+    for (; i + 8 <= N; i += 8) q[i >> 3] = (uint8_t)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(a + i), th, _CMP_LT_OQ));
+    return i;
+}
+static int64_t quiet_unpack_vec_f32(const uint8_t* restrict q, int64_t N, float* restrict out) {
+    const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128); const __m256 one = _mm256_set1_ps(1.f); int64_t i = 0;
+    for (; i + 8 <= N; i += 8) {
+        const __m256i m = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(q[i >> 3]), bit), bit);
+        _mm256_storeu_ps(out + i, _mm256_and_ps(_mm256_castsi256_ps(m), one));
+    }
+    return i;
+}
+#else
+static int64_t quiet_pack_vec_f32(const float* restrict a, float qthr, int64_t N, uint8_t* restrict q) { (void)a; (void)qthr; (void)N; (void)q; return 0; }
+static int64_t quiet_unpack_vec_f32(const uint8_t* restrict q, int64_t N, float* restrict out) { (void)q; (void)N; (void)out; return 0; }
+#endif
+static int64_t quiet_pack_vec_f64(const double* restrict a, double qthr, int64_t N, uint8_t* restrict q) { (void)a; (void)qthr; (void)N; (void)q; return 0; }
+static int64_t quiet_unpack_vec_f64(const uint8_t* restrict q, int64_t N, double* restrict out) { (void)q; (void)N; (void)out; return 0; }
+
 /* exp(x) for |x| <= 8 (the sigmoid is clipped there), branch-free so that the loops calling it vectorise:
    exp(x/16)^16 with a degree-11 Taylor polynomial for |x/16| <= 1/2 (relative error < 2e-11). */
 static inline double exp_clipped(double x) {

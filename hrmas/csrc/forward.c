@@ -51,7 +51,7 @@ static void fwd_row_SFX(const scalar_t* x, const scalar_t* restrict k, const sca
 
 /* The quiet flags of one PSC row, one bit per neuron: bit i of q = (a[i] < qthr), ceil(N / 8) bytes. */
 static void quiet_bits_SFX(const scalar_t* restrict a, scalar_t qthr, int64_t N, uint8_t* restrict q) {
-    for (int64_t c = 0; c < (N + 7) / 8; ++c) {
+    for (int64_t c = quiet_pack_vec_SFX(a, qthr, N, q) / 8; c < (N + 7) / 8; ++c) {   /* float, AVX2/AVX-512: whole bytes first */
         unsigned bits = 0;
         for (int64_t i = 8 * c, e = 8 * c + 8 < N ? 8 * c + 8 : N; i < e; ++i) bits |= (unsigned)(a[i] < qthr) << (i - 8 * c);
         q[c] = (uint8_t)bits;
