@@ -77,13 +77,16 @@ void spike_pack_SFX(const scalar_t* w, int64_t M, int64_t N, int64_t b0, int64_t
     }
 }
 
-/* out[r, :] = sum_p val[p] w[idx[p], :] over row r's list, rows [r0, r1), out [R, N] row-major.
+/* out[r, :] = sum_p val[p] w[idx[p], :] over row r's list, rows [r0, r1), out [R, N] row-major, or, with ldo > 0,
+   transposed: out[n * ldo + r] (out [N, ldo]).
    w is a [M, N] matrix, either packed by `spike_pack` (packed = 1: the forward pass, w = W^T) or row-major
-   (packed = 0: the weight gradient, w = the output gradient, lists by column, out = dW^T; each block of w is then
-   packed into a scratch buffer of this call). The accumulators of a block are SPIKE_NV vectors (GCC/Clang vector
-   types), held in registers over the list. Returns 1 when out of memory, else 0. */
+   (packed = 0: the weight gradient, w = the output gradient, lists by column, out = dW^T, or dW itself when
+   transposed; each block of w is then packed into a scratch buffer of this call). The accumulators of a block
+   are SPIKE_NV vectors (GCC/Clang vector types), held in registers over the list. Transposed, the rows r of a
+   range go in order, so the NB lines a block's stores touch are rewritten by the next rows while in the L1
+   cache. Returns 1 when out of memory, else 0. */
 int spike_linear_SFX(const int64_t* ptr, const int32_t* idx, const scalar_t* val, const scalar_t* w, int packed,
-                     int64_t M, int64_t N, int64_t r0, int64_t r1, scalar_t* out) {
+                     int64_t M, int64_t N, int64_t r0, int64_t r1, int64_t ldo, scalar_t* out) {
     const int64_t nbk = SPIKE_NV * 32 / sizeof(scalar_t);
     scalar_t* scratch = NULL;
     if (!packed && !(scratch = malloc(M * nbk * sizeof(scalar_t)))) return 1;
@@ -105,7 +108,8 @@ int spike_linear_SFX(const int64_t* ptr, const int32_t* idx, const scalar_t* val
                 const spike_vec_SFX* wr = (const spike_vec_SFX*)(blk + (int64_t)idx[p] * nbk); const scalar_t a = val[p];
                 for (int v = 0; v < SPIKE_NV; ++v) acc[v] += a * wr[v];
             }
-            memcpy(out + r * N + n0, acc, nb * sizeof(scalar_t));
+            if (ldo) { const scalar_t* a = (const scalar_t*)acc; for (int64_t k = 0; k < nb; ++k) out[(n0 + k) * ldo + r] = a[k]; }
+            else memcpy(out + r * N + n0, acc, nb * sizeof(scalar_t));
         }
     }
     free(scratch); return 0;
