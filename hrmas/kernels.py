@@ -128,6 +128,8 @@ def _declare(lib):
         f = getattr(lib, f'lif_backward_par_{suf}')
         f.argtypes = [INT] + [P, I, I] * 3 + [P] * 8 + [R] * 5 + [INT, INT] + [I] * 3 + [INT] + [P]; f.restype = INT
         f = getattr(lib, f'lif_wgrad_par_{suf}'); f.argtypes = [P, P, R] + [I] * 3 + [INT, P]; f.restype = INT
+        f = getattr(lib, f'lif_wgrad_tr_{suf}'); f.argtypes = [P, I, R, I, I]; f.restype = None
+        f = getattr(lib, f'lif_wgrad_tr_par_{suf}'); f.argtypes = [P, I, R, INT]; f.restype = None
         f = getattr(lib, f'sparse_linear_par_{suf}'); f.argtypes = [P, P] + [I] * 3 + [INT, P]; f.restype = None
         f = getattr(lib, f'sparse_linear_wgrad_par_{suf}'); f.argtypes = [P, P] + [I] * 3 + [INT, P]; f.restype = None
     lib.hrmas_openmp.restype = INT
@@ -344,7 +346,9 @@ def _w_grad(ke, s, a, p, rate, threads, lib):
         if omp: codes = [getattr(lib, f'lif_wgrad_par_{sfx}')(*wargs, parts, _p(dwt))]
         else: codes = _parallel(getattr(lib, f'lif_wgrad_{sfx}'), [(*wargs, j0, j1, _p(dwt)) for j0, j1 in _chunks(N, parts)])
         if any(codes): raise MemoryError("lif_backward_fused: out of memory for its scratch buffers")
-        return dwt.t().mul_(p.psc_gain)
+        if omp: getattr(lib, f'lif_wgrad_tr_par_{sfx}')(_p(dwt), N, p.psc_gain, parts)   # gain dwt^T, in place: contiguous
+        else: getattr(lib, f'lif_wgrad_tr_{sfx}')(_p(dwt), N, p.psc_gain, 0, -(-N // 32))
+        return dwt
     if a is None: a = psc_filter(s, p.tau_s, gain=p.psc_gain)   # the autograd Functions do not keep the PSC: rebuild it
     return ke[1:].reshape(-1, N).t() @ a[:-1].reshape(-1, N)
 
@@ -481,7 +485,7 @@ def _spike_kernels(lib, sfx):
         f['row_fill'].argtypes, f['row_fill'].restype = [P, I, I, I, P, P, P], None
         f['transpose'].argtypes, f['transpose'].restype = [P, P, P, I, I, P, P, P], INT
         f['pack'].argtypes, f['pack'].restype = [P, I, I, I, I, P], None
-        f['linear'].argtypes, f['linear'].restype = [P, P, P, P, INT, I, I, I, I, P], INT
+        f['linear'].argtypes, f['linear'].restype = [P, P, P, P, INT, I, I, I, I, I, P], INT
     return f
 
 # %% ../nbs/03a_kernels.ipynb #7644e8bc
@@ -496,13 +500,14 @@ def _spike_lists(x2, k, parts):
     return ptr, idx, val
 
 def _spike_sum(k, ptr, idx, val, w, shape, parts, pack):
-    "out [*shape] (rows x N) = the listed sums over the rows of w [M, N]; pack: w is given as W [N, M] and packed here."
+    "The listed sums over the rows of w [M, N]: pack (w given as W [N, M], packed here): out [*shape] (rows x N); else out [N, rows] (transposed), rows = shape[0]."
     N, M = w.shape if pack else w.shape[::-1]
     if pack:
         nbk = k['block'](); nblk = -(-N // nbk); wp = w.new_empty(nblk, M, nbk)
         _parallel(k['pack'], [(_p(w), M, N, b0, b1, _p(wp)) for b0, b1 in _chunks(nblk, parts)]); w = wp
-    out = w.new_empty(*shape); rows = out.numel() // N      # not a view: a layer may write its membrane over it
-    codes = _parallel(k['linear'], [(_p(ptr), _p(idx), _p(val), _p(w), int(pack), M, N, r0, r1, _p(out)) for r0, r1 in _chunks(rows, parts)])
+        out = w.new_empty(*shape); rows, ldo = out.numel() // N, 0     # not a view: a layer may write its membrane over it
+    else: rows = shape[0]; out, ldo = w.new_empty(N, rows), rows          # the weight gradient dW [N, K], not dW^T
+    codes = _parallel(k['linear'], [(_p(ptr), _p(idx), _p(val), _p(w), int(pack), M, N, r0, r1, ldo, _p(out)) for r0, r1 in _chunks(rows, parts)])
     if any(codes): raise MemoryError("SpikeListLinear: out of memory for a scratch block")
     return out
 
@@ -530,7 +535,7 @@ class SpikeListLinear(torch.autograd.Function):
         cptr, cidx, cval = torch.empty(K + 1, dtype=torch.int64), torch.empty(nnz + 1, dtype=torch.int32), x.new_empty(nnz + 1)
         if k['transpose'](_p(ptr), _p(idx), _p(val), R, K, _p(cptr), _p(cidx), _p(cval)):
             raise MemoryError("SpikeListLinear: out of memory for the column lists")
-        return g_x, _spike_sum(k, cptr, cidx, cval, g2, (K, N), _parts(K), pack=False).t()          # dW^T [K, N], summed per input
+        return g_x, _spike_sum(k, cptr, cidx, cval, g2, (K, N), _parts(K), pack=False)   # dW [N, K], contiguous, summed per input
 
 # %% ../nbs/03a_kernels.ipynb #c12bfaae
 def _density(x2, rows=64):

@@ -64,7 +64,7 @@ int alif_forward_SFX(const scalar_t* x, const scalar_t* oma, const scalar_t* cw,
                 for (int r = 0; r < nr; ++r) for (int64_t i = 0; i < N; ++i) nz += sp[r][i] != 0;
                 if (8 * nz > nr * N) {
                     for (int r = 0; r < RB; ++r) { er[r] = r < nr ? sp[r] : zero; out[r] = r < nr ? irec + r * N : NULL; }
-                    rec_matmul_SFX(er, cw, N, out);
+                    rec_matmul_SFX(er, cw, N, out, RB, 0);
                 } else for (int r = 0; r < nr; ++r) {
                     scalar_t* acc = irec + r * N; int64_t ns = 0;
                     memset(acc, 0, N * sizeof(scalar_t));
@@ -210,7 +210,7 @@ int alif_backward_SFX(const scalar_t* gs, int64_t gs_ts, int64_t gs_bs, const sc
                     er[r] = r < nr ? GU + (t * B + g0 + r) * N : zero;
                     out[r] = r < nr ? buf + r * N : NULL;
                 }
-                rec_matmul_SFX(er, cwt, N, out);
+                rec_matmul_SFX(er, cwt, N, out, RB, 0);
                 for (int r = 0; r < nr; ++r) alif_add_SFX(buf + r * N, N, cs + (g0 + r) * N);
             }
         }

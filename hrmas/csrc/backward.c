@@ -60,33 +60,38 @@ int lif_backward_SFX(int mode, const scalar_t* ga, int64_t ga_ts, int64_t ga_bs,
                      const scalar_t* lam_m, scalar_t lam_s, scalar_t gain, scalar_t thr, scalar_t clamp,
                      scalar_t width, int quiet_mode, int detach_reset, int64_t T, int64_t B, int64_t N,
                      int64_t b0, int64_t b1, scalar_t* ke) {
-    scalar_t* buf = (scalar_t*)malloc((size_t)(3 * RB + 4) * N * sizeof(scalar_t));
-    if (!buf) return 1;
-    scalar_t* zero = buf + 3 * RB * N; scalar_t* srow = zero + N; scalar_t* qrow = srow + N; scalar_t* ones = qrow + N;
+    scalar_t* buf = (scalar_t*)malloc((size_t)(3 * RBL + 4) * N * sizeof(scalar_t));
+    const int64_t np = W ? rec_packed_len_SFX(N) : 0;      /* W in the strips of `rec_matmul` (AVX float builds) */
+    scalar_t* Wp = np ? (scalar_t*)malloc((size_t)np * sizeof(scalar_t)) : NULL;
+    if (!buf || (np && !Wp)) { free(buf); free(Wp); return 1; }
+    if (Wp) rec_pack_SFX(W, N, Wp);
+    const scalar_t* Wr = Wp ? Wp : W;
+    scalar_t* zero = buf + 3 * RBL * N; scalar_t* srow = zero + N; scalar_t* qrow = srow + N; scalar_t* ones = qrow + N;
     const int64_t NQ = (N + 7) / 8;
     for (int64_t i = 0; i < N; ++i) { zero[i] = 0; ones[i] = 1; }
     /* quiet_mode 0: the bits of q per element; 1: every element quiet; 2: none */
     const scalar_t* quiet = quiet_mode == 1 ? ones : quiet_mode == 2 ? zero : qrow;
     const scalar_t keep_reset = detach_reset ? (scalar_t)0 : (scalar_t)1;
-    for (int64_t g0 = b0; g0 < b1; g0 += RB) {
-        const int nr = (int)(b1 - g0 < RB ? b1 - g0 : RB);
-        memset(buf, 0, (size_t)3 * RB * N * sizeof(scalar_t));
-        scalar_t* Gs = buf; scalar_t* Cs = buf + RB * N; scalar_t* Es = buf + 2 * RB * N;   /* recurrent errors of the group */
-        const scalar_t* er[RB]; scalar_t* out[RB];
+    for (int64_t g0 = b0; g0 < b1; g0 += RBL) {
+        const int nr = (int)(b1 - g0 < RBL ? b1 - g0 : RBL);
+        memset(buf, 0, (size_t)3 * RBL * N * sizeof(scalar_t));
+        scalar_t* Gs = buf; scalar_t* Cs = buf + RBL * N; scalar_t* Es = buf + 2 * RBL * N;   /* recurrent errors of the group */
+        const scalar_t* er[RBL]; scalar_t* out[RBL];
+        const int nrows = (nr + 7) / 8 * 8;              /* the octets the group's rows fill */
         for (int64_t t = T - 1; t >= 0; --t) {
             const int rec = W && t < T - 1;
             if (rec) {                                   /* recurrent error of step t+1, for the whole group */
-                for (int r = 0; r < RB; ++r) {
+                for (int r = 0; r < nrows; ++r) {
                     er[r] = r < nr ? ke + ((t + 1) * B + g0 + r) * N : zero;
                     out[r] = r < nr ? Es + r * N : NULL;
                 }
-                rec_matmul_SFX(er, W, N, out);
+                rec_matmul_SFX(er, Wr, N, out, nrows, Wp != NULL);
             }
             for (int r = 0; r < nr; ++r) {
                 const int64_t b = g0 + r, off = (t * B + b) * N;
                 if (mode == 0 && quiet_mode == 0) {      /* unpack the quiet bits of row (t, b) */
                     const uint8_t* qr = q + (t * B + b) * NQ;
-                    for (int64_t i = 0; i < N; ++i) qrow[i] = (scalar_t)((qr[i >> 3] >> (i & 7)) & 1);
+                    for (int64_t i = quiet_unpack_vec_SFX(qr, N, qrow); i < N; ++i) qrow[i] = (scalar_t)((qr[i >> 3] >> (i & 7)) & 1);
                 }
                 const scalar_t* sgr = sg ? sg + off : srow;
                 if (!sg) sig_row_SFX(u + off, thr, width, N, srow);
@@ -102,5 +107,5 @@ int lif_backward_SFX(int mode, const scalar_t* ga, int64_t ga_ts, int64_t ga_bs,
             }
         }
     }
-    free(buf); return 0;
+    free(buf); free(Wp); return 0;
 }

@@ -10,6 +10,15 @@ static __attribute__((noinline)) void add_col_SFX(const scalar_t* restrict col, 
     for (int64_t i = 0; i < N; ++i) irec[i] += (double)col[i];   /* own function: no loop interchange */
 }
 
+static __attribute__((noinline)) void add_cols8_SFX(const scalar_t* const* restrict c, int64_t N, double* restrict irec) {
+    const scalar_t *restrict c0 = c[0], *restrict c1 = c[1], *restrict c2 = c[2], *restrict c3 = c[3];
+    const scalar_t *restrict c4 = c[4], *restrict c5 = c[5], *restrict c6 = c[6], *restrict c7 = c[7];
+    for (int64_t i = 0; i < N; ++i) {  /* two passes of add_cols4 in one: the same two roundings, one load and store of irec */
+        const double r = irec[i] + (((double)c0[i] + (double)c1[i]) + ((double)c2[i] + (double)c3[i]));
+        irec[i] = r + (((double)c4[i] + (double)c5[i]) + ((double)c6[i] + (double)c7[i]));
+    }
+}
+
 static __attribute__((noinline)) void add_cols4_SFX(const scalar_t* restrict c0, const scalar_t* restrict c1,
         const scalar_t* restrict c2, const scalar_t* restrict c3, int64_t N, double* restrict irec) {
     for (int64_t i = 0; i < N; ++i)    /* four spikes per pass over the running sum */
@@ -42,7 +51,7 @@ static void fwd_row_SFX(const scalar_t* x, const scalar_t* restrict k, const sca
 
 /* The quiet flags of one PSC row, one bit per neuron: bit i of q = (a[i] < qthr), ceil(N / 8) bytes. */
 static void quiet_bits_SFX(const scalar_t* restrict a, scalar_t qthr, int64_t N, uint8_t* restrict q) {
-    for (int64_t c = 0; c < (N + 7) / 8; ++c) {
+    for (int64_t c = quiet_pack_vec_SFX(a, qthr, N, q) / 8; c < (N + 7) / 8; ++c) {   /* float, AVX2/AVX-512: whole bytes first */
         unsigned bits = 0;
         for (int64_t i = 8 * c, e = 8 * c + 8 < N ? 8 * c + 8 : N; i < e; ++i) bits |= (unsigned)(a[i] < qthr) << (i - 8 * c);
         q[c] = (uint8_t)bits;
@@ -73,6 +82,11 @@ int lif_forward_SFX(const scalar_t* x, const scalar_t* k, const scalar_t* rec_fw
                 const int64_t ns = spike_index_SFX(s + off, N, idx);
                 for (int64_t i = 0; i < N; ++i) irec[i] *= ld;
                 int64_t j = 0;
+                for (; j + 8 <= ns; j += 8) {
+                    const scalar_t* c[8];
+                    for (int r = 0; r < 8; ++r) c[r] = rec_fwd + idx[j + r] * N;
+                    add_cols8_SFX(c, N, irec);
+                }
                 for (; j + 4 <= ns; j += 4)
                     add_cols4_SFX(rec_fwd + idx[j] * N, rec_fwd + idx[j + 1] * N, rec_fwd + idx[j + 2] * N, rec_fwd + idx[j + 3] * N, N, irec);
                 for (; j < ns; ++j) add_col_SFX(rec_fwd + idx[j] * N, N, irec);

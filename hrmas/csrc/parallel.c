@@ -57,3 +57,9 @@ void sparse_linear_wgrad_par_SFX(const scalar_t* x, const scalar_t* g, int64_t R
         if (lo < hi) sparse_linear_wgrad_SFX(x, g, R, K, N, lo, hi, dwt);
     }
 }
+
+void lif_wgrad_tr_par_SFX(scalar_t* a, int64_t N, scalar_t gain, int parts) {
+    const int64_t nt = (N + WGRAD_TILE - 1) / WGRAD_TILE;   /* tile rows: the first ones have the most tiles */
+    #pragma omp parallel for num_threads(parts) schedule(dynamic, 1)
+    for (int64_t I = 0; I < nt; ++I) lif_wgrad_tr_SFX(a, N, gain, I, I + 1);
+}

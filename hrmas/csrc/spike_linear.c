@@ -19,6 +19,7 @@ void spike_row_count_SFX(const scalar_t* x, int64_t K, int64_t r0, int64_t r1, i
 }
 
 /* The row lists of rows [r0, r1): columns idx and values val of row r's non-zeros from ptr[r], in column order.
+   Float rows in a SIMD build: `spike_fill_vec` (compressed vectors, masked stores), then the rest as follows.
    In chunks of 8 entries: an all-zero chunk (most of them, at a few % of spikes) is one vectorised test; the others
    are filled without a branch on zeros (each entry is written, the position moves on a non-zero). That writes one
    slot past the row's list, the first slot of the next non-empty row, so it is done only where that row lies in this
@@ -26,7 +27,8 @@ void spike_row_count_SFX(const scalar_t* x, int64_t K, int64_t r0, int64_t r1, i
    already have filled, and the row is filled entry by entry. */
 void spike_row_fill_SFX(const scalar_t* x, int64_t K, int64_t r0, int64_t r1, const int64_t* ptr, int32_t* idx, scalar_t* val) {
     for (int64_t r = r0; r < r1; ++r) {
-        const scalar_t* xr = x + r * K; int64_t p = ptr[r], j = 0;
+        const scalar_t* xr = x + r * K; int64_t j = 0;
+        int64_t p = spike_fill_vec_SFX(xr, K, idx, val, ptr[r], &j);   /* SIMD builds, float: all but a short tail */
         if (ptr[r + 1] < ptr[r1])   /* not `r + 1 < r1`: trailing empty rows would hand the spare write to the next range */
             for (; j + 8 <= K; j += 8) {
                 int any = 0;
@@ -54,27 +56,37 @@ int spike_transpose_SFX(const int64_t* ptr, const int32_t* idx, const scalar_t* 
 
 /* Pack W^T in blocks of NB = `spike_block` columns, from W [N, M] (row-major), blocks [b0, b1):
    dst[b][m][k] = W[b NB + k][m], zero past N. A block of W^T is then one stretch of memory with rows NB apart,
-   not N (a stride of N elements, often a power of two, would crowd the rows of a block into a few cache sets). */
+   not N (a stride of N elements, often a power of two, would crowd the rows of a block into a few cache sets).
+   A transposition, done in tiles of SPIKE_PACK_TILE inputs: the tile's rows of dst (16 x NB elements, 4 KiB)
+   stay in the L1 cache while the NB rows of W are read into them, so each line of W and of dst is brought in
+   once (a whole column of dst per row of W, M lines NB apart, would miss the cache at every write). */
+#define SPIKE_PACK_TILE 16
 void spike_pack_SFX(const scalar_t* w, int64_t M, int64_t N, int64_t b0, int64_t b1, scalar_t* dst) {
     const int64_t nbk = SPIKE_NV * 32 / sizeof(scalar_t);
     for (int64_t b = b0; b < b1; ++b) {
-        int64_t n0 = b * nbk, nb = N - n0 < nbk ? N - n0 : nbk;
+        const int64_t n0 = b * nbk, nb = N - n0 < nbk ? N - n0 : nbk;
         scalar_t* d = dst + b * M * nbk;
-        for (int64_t k = 0; k < nbk; ++k) {
-            const scalar_t* wk = w + (n0 + k) * M;
-            if (k < nb) for (int64_t m = 0; m < M; ++m) d[m * nbk + k] = wk[m];
-            else for (int64_t m = 0; m < M; ++m) d[m * nbk + k] = 0;
+        for (int64_t m0 = 0; m0 < M; m0 += SPIKE_PACK_TILE) {
+            const int64_t me = m0 + SPIKE_PACK_TILE < M ? m0 + SPIKE_PACK_TILE : M;
+            for (int64_t k = 0; k < nb; ++k) {
+                const scalar_t* restrict wk = w + (n0 + k) * M;
+                for (int64_t m = m0; m < me; ++m) d[m * nbk + k] = wk[m];
+            }
+            for (int64_t m = m0; m < me; ++m) for (int64_t k = nb; k < nbk; ++k) d[m * nbk + k] = 0;
         }
     }
 }
 
-/* out[r, :] = sum_p val[p] w[idx[p], :] over row r's list, rows [r0, r1), out [R, N] row-major.
+/* out[r, :] = sum_p val[p] w[idx[p], :] over row r's list, rows [r0, r1), out [R, N] row-major, or, with ldo > 0,
+   transposed: out[n * ldo + r] (out [N, ldo]).
    w is a [M, N] matrix, either packed by `spike_pack` (packed = 1: the forward pass, w = W^T) or row-major
-   (packed = 0: the weight gradient, w = the output gradient, lists by column, out = dW^T; each block of w is then
-   packed into a scratch buffer of this call). The accumulators of a block are SPIKE_NV vectors (GCC/Clang vector
-   types), held in registers over the list. Returns 1 when out of memory, else 0. */
+   (packed = 0: the weight gradient, w = the output gradient, lists by column, out = dW^T, or dW itself when
+   transposed; each block of w is then packed into a scratch buffer of this call). The accumulators of a block
+   are SPIKE_NV vectors (GCC/Clang vector types), held in registers over the list. Transposed, the rows r of a
+   range go in order, so the NB lines a block's stores touch are rewritten by the next rows while in the L1
+   cache. Returns 1 when out of memory, else 0. */
 int spike_linear_SFX(const int64_t* ptr, const int32_t* idx, const scalar_t* val, const scalar_t* w, int packed,
-                     int64_t M, int64_t N, int64_t r0, int64_t r1, scalar_t* out) {
+                     int64_t M, int64_t N, int64_t r0, int64_t r1, int64_t ldo, scalar_t* out) {
     const int64_t nbk = SPIKE_NV * 32 / sizeof(scalar_t);
     scalar_t* scratch = NULL;
     if (!packed && !(scratch = malloc(M * nbk * sizeof(scalar_t)))) return 1;
@@ -96,7 +108,8 @@ int spike_linear_SFX(const int64_t* ptr, const int32_t* idx, const scalar_t* val
                 const spike_vec_SFX* wr = (const spike_vec_SFX*)(blk + (int64_t)idx[p] * nbk); const scalar_t a = val[p];
                 for (int v = 0; v < SPIKE_NV; ++v) acc[v] += a * wr[v];
             }
-            memcpy(out + r * N + n0, acc, nb * sizeof(scalar_t));
+            if (ldo) { const scalar_t* a = (const scalar_t*)acc; for (int64_t k = 0; k < nb; ++k) out[(n0 + k) * ldo + r] = a[k]; }
+            else memcpy(out + r * N + n0, acc, nb * sizeof(scalar_t));
         }
     }
     free(scratch); return 0;

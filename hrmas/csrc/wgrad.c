@@ -22,3 +22,24 @@ int lif_wgrad_SFX(const scalar_t* ke, const scalar_t* s, scalar_t lam_s, int64_t
     }
     free(H); free(idx); return 0;
 }
+
+/* dwt [N, N] -> gain dwt^T in place (dL/dW, contiguous, as the optimiser wants it), for the tile rows
+   [i0, i1) of 32: tile row I swaps its tiles (I, J >= I) with their mirrors (J, I), so tile rows are independent.
+   Each pair of tiles is copied into two local buffers first (8 KiB, in the L1 cache), so the strided reads of the
+   transposition come from there and the loops carry no possible aliasing between their loads and stores. */
+#define WGRAD_TILE 32
+static void wgrad_tile_pair_SFX(scalar_t* a, int64_t N, scalar_t gain, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+    scalar_t P[WGRAD_TILE][WGRAD_TILE], Q[WGRAD_TILE][WGRAD_TILE];   /* P = tile (r, c), Q = tile (c, r) */
+    const int64_t nr = r1 - r0, nc = c1 - c0;
+    for (int64_t i = 0; i < nr; ++i) for (int64_t j = 0; j < nc; ++j) P[i][j] = a[(r0 + i) * N + c0 + j];
+    for (int64_t j = 0; j < nc; ++j) for (int64_t i = 0; i < nr; ++i) Q[j][i] = a[(c0 + j) * N + r0 + i];
+    for (int64_t i = 0; i < nr; ++i) for (int64_t j = 0; j < nc; ++j) a[(r0 + i) * N + c0 + j] = Q[j][i] * gain;
+    for (int64_t j = 0; j < nc; ++j) for (int64_t i = 0; i < nr; ++i) a[(c0 + j) * N + r0 + i] = P[i][j] * gain;
+}
+void lif_wgrad_tr_SFX(scalar_t* a, int64_t N, scalar_t gain, int64_t i0, int64_t i1) {
+    for (int64_t I = i0; I < i1; ++I) {
+        const int64_t r0 = I * WGRAD_TILE, r1 = r0 + WGRAD_TILE < N ? r0 + WGRAD_TILE : N;
+        for (int64_t c0 = r0; c0 < N; c0 += WGRAD_TILE)   /* the diagonal tile is its own mirror: the buffers make that safe */
+            wgrad_tile_pair_SFX(a, N, gain, r0, r1, c0, c0 + WGRAD_TILE < N ? c0 + WGRAD_TILE : N);
+    }
+}
