@@ -321,15 +321,15 @@ def _message(ex) -> str:
     return msg
 
 def _cli(prog, fn, debug):
-    "Run a command body: a user's error is one line and status 2, a failed training 3, Ctrl-C a resume hint and 130."
+    "Run a command body: a user's error is one line and status 2, a failed training (or a NaN/inf) 3, Ctrl-C a resume hint and 130."
     _CURRENT.clear()
     try: return fn()
     except KeyboardInterrupt:
         if debug: raise
         print(_interrupted(prog), file=sys.stderr); sys.exit(130)
-    except (TrainingFailed, *_USER_ERRORS) as ex:
+    except (TrainingFailed, FloatingPointError, *_USER_ERRORS) as ex:
         if debug: raise
-        print(f"{prog}: error: {_message(ex)}", file=sys.stderr); sys.exit(3 if isinstance(ex, TrainingFailed) else 2)
+        print(f"{prog}: error: {_message(ex)}", file=sys.stderr); sys.exit(3 if isinstance(ex, (TrainingFailed, FloatingPointError)) else 2)
 
 # %% ../nbs/13_cli.ipynb #d60ac098
 def _with_config(opts:dict, config:str|None):

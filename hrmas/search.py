@@ -280,8 +280,10 @@ def calibrated_arch_lr(k_fix:int, # architecture steps before the fix (`arch_ste
 def size_decision(probs, # alpha_v over the motif sizes
                   ratio:float=2., # the chosen size must lead the runner-up by this factor
                  ) -> dict:
-    "The chosen index, its ratio to the runner-up, whether that is >= `ratio`, and the TV distance from uniform."
+    "The chosen index, its ratio to the runner-up, whether that is >= `ratio`, and the TV distance from uniform (non-finite alpha: undecided)."
     p = torch.as_tensor(probs, dtype=torch.float64)
+    if not torch.isfinite(p).all():                       # logits gone NaN/inf decide nothing
+        return dict(alpha=p.tolist(), chosen=int(p.nan_to_num(-1.).argmax()), ratio=math.nan, decided=False, tv=math.nan)
     top = p.topk(min(2, len(p))).values
     r = float(top[0] / top[1]) if len(p) > 1 and top[1] > 0 else math.inf
     return dict(alpha=p.tolist(), chosen=int(p.argmax()), ratio=r, decided=r >= ratio, tv=0.5 * float((p - 1 / len(p)).abs().sum()))
@@ -307,6 +309,9 @@ def undecided_message(dec:dict, # `size_decision` at the fix
                      ) -> str:
     "The undecided-search warning: alpha_v at the fix, the ratio, the step budget, and what to change."
     a = ', '.join(f"{v}: {p:.3f}" for v, p in zip(motif_sizes, dec['alpha']))
+    if not math.isfinite(dec['ratio']):
+        return (f"undecided search: at the fix alpha_v = [{a}] is not finite (the architecture logits became NaN or inf), so no size "
+                f"was chosen by the search; run with nan_guard=True to stop at the first non-finite gradient and see where")
     steps = (f"{k_fix} architecture steps at arch_lr {arch_lr:.3g} let a logit move at most {k_fix * arch_lr:.3g}"
              if k_fix else f"arch_lr {arch_lr:.3g}")
     return (f"undecided search: at the fix alpha_v = [{a}]; size {motif_sizes[dec['chosen']]} leads the runner-up by only "
@@ -440,6 +445,11 @@ def _arch_step(s, x_tr, y_tr, x_va, y_va, part):
     s.a_opt.zero_grad(set_to_none=True)
     for p, g in zip(A, grads): p.grad = g
     if s.nan_guard: check_gradients(s.model)
+    bad = [i for i, g in enumerate(grads) if g is not None and not torch.isfinite(g).all()]
+    if bad: raise FloatingPointError(f"hrmas_search: the architecture gradient is not finite (NaN or inf) in {len(bad)} of {len(A)} architecture "
+                                     f"parameters at architecture step {len(part['h']) + 1} of this epoch; an Adam step would make the logits NaN. With "
+                                     "TSSL-BP in a recurrent layer the hidden error can grow without bound (06_search, 'Along the training path'): "
+                                     "try method='bptt', order=1 or a smaller xi")
     s.a_opt.step()
     part['va'].append(info['valid'][1]); part['h'].append(info['h_norm']); part['c'].append(info['corr_norm'])
     sl = getattr(s.layers[0].conn, 'size_logits', None) if s.layers else None
