@@ -15,10 +15,10 @@ from .surrogate import Surrogate
 # %% auto #0
 __all__ = ['C_COMMON_FILES', 'C_TEMPLATE_FILES', 'C_SOURCE', 'ISAS', 'BACKENDS', 'DENSE_W_GRAD_RATE', 'SPARSE_INPUT_DENSITY',
            'c_source_dir', 'read_c_source', 'c_signature', 'kernel_cache_dir', 'cpu_model', 'available_isas',
-           'check_isa', 'isa_setting', 'load_kernels', 'kernel_isa', 'using_isa', 'backend_setting', 'note_path',
-           'last_paths', 'kernels_available', 'triton_runs', 'lif_forward_fused', 'quiet_bits', 'lif_backward_fused',
-           'FusedBPTTFunction', 'bptt_fusable', 'lif_bptt_fused', 'SparseInputLinear', 'SpikeListLinear',
-           'input_projection']
+           'check_isa', 'isa_setting', 'keep_freed_memory', 'load_kernels', 'kernel_isa', 'using_isa',
+           'backend_setting', 'note_path', 'last_paths', 'kernels_available', 'triton_runs', 'lif_forward_fused',
+           'quiet_bits', 'lif_backward_fused', 'FusedBPTTFunction', 'bptt_fusable', 'lif_bptt_fused',
+           'SparseInputLinear', 'SpikeListLinear', 'input_projection']
 
 # %% ../nbs/03a_kernels.ipynb #4a09e225
 C_COMMON_FILES = ('common.c',)    # shared by both precisions
@@ -164,6 +164,24 @@ def _compile(cc:str, flags:list, cache:Path, rebuild:bool=False) -> Path:
             shutil.copy(tmp, tmp_so); os.replace(tmp_so, so)          # atomic: concurrent builds are safe
     return so
 
+# %% ../nbs/03a_kernels.ipynb #1e6e2f1a
+_MALLOPT = {'done': None}   # None: not asked yet; else whether the setting was applied
+
+def keep_freed_memory(on:bool|None=None, # None: as HRMAS_KEEP_MEMORY says (default '1')
+                     ) -> bool:
+    "Make glibc keep freed memory for reuse (no fresh, faulting pages per step); True if applied, False if off or not glibc."
+    if on is None:
+        v = os.environ.get('HRMAS_KEEP_MEMORY', '1').strip().lower()
+        if v not in ('0', '1', 'false', 'true', 'no', 'yes', 'off', 'on'):
+            raise ValueError(f"HRMAS_KEEP_MEMORY must be 1 (default) or 0, got {os.environ['HRMAS_KEEP_MEMORY']!r}")
+        on = v in ('1', 'true', 'yes', 'on')
+    if not on or platform.libc_ver()[0] != 'glibc': _MALLOPT['done'] = False; return False
+    libc = ctypes.CDLL(None)
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3                   # <malloc.h>
+    ok = libc.mallopt(M_MMAP_THRESHOLD, 256 << 20) == 1 and libc.mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1
+    _MALLOPT['done'] = ok
+    return ok
+
 # %% ../nbs/03a_kernels.ipynb #69b6b679
 def load_kernels(rebuild:bool=False, # compile again even if a cached build exists
                  isa:str|None=None, # the build, one of `ISAS` (None: the one of `using_isa`, else HRMAS_ISA)
@@ -185,6 +203,7 @@ def load_kernels(rebuild:bool=False, # compile again even if a cached build exis
         try:
             _LIB['libs'][isa] = _declare(ctypes.CDLL(str(_compile(cc, flags, cache, rebuild))))
             _LIB['flags'][isa] = flags
+            if _MALLOPT['done'] is None: keep_freed_memory()   # once per process, before the first step allocates
             return _LIB['libs'][isa]
         except Exception as ex: errors.append(str(ex))
     _LIB['why'] = errors[-1]; warnings.warn(f"hrmas: fused kernels ({isa}) unavailable ({errors[-1]}); using the PyTorch path")
@@ -546,13 +565,16 @@ def _density(x2, rows=64):
 # %% ../nbs/03a_kernels.ipynb #e9e4a8d8
 def input_projection(x:torch.Tensor, # input [T, B, N_in] (spikes or PSCs)
                      weight:torch.Tensor, # [N, N_in]
+                     bias:torch.Tensor|None=None, # [N], added to every row (dense input: `F.linear`'s bits, as `nn.Linear`)
                     ) -> torch.Tensor:
-    "x @ weight.T for all T: `[T, B, N]`; spike-driven when x is sparse and the fused kernels are available."
+    "x @ weight.T (+ bias) for all T: `[T, B, N]`; spike-driven when x is sparse and the fused kernels are available."
     T, B, K = x.shape
     if x.dtype != weight.dtype and not torch.is_autocast_enabled(x.device.type):   # autocast: the matmul casts
         raise TypeError(f"input_projection: x is {x.dtype} but the weight is {weight.dtype}; convert one to the other (e.g. x.to(weight.dtype))")
     x2 = x.reshape(T * B, K)
     # 3-d in, 3-d out (no .view of a 2-d result): the output is no view, so a layer may reuse its memory in place
     if x.dtype == weight.dtype and x.numel() and kernels_available(x) and _density(x2) <= SPARSE_INPUT_DENSITY:
-        note_path('input_projection', True); return SpikeListLinear.apply(x, weight)
-    note_path('input_projection', False); return x @ weight.t()
+        note_path('input_projection', True); out = SpikeListLinear.apply(x, weight)
+        return out if bias is None else out.add_(bias)     # in place: the product's backward does not read its output
+    note_path('input_projection', False)
+    return x @ weight.t() if bias is None else torch.nn.functional.linear(x, weight, bias)

@@ -248,7 +248,7 @@ def forward(self:ALIF, x:torch.Tensor, # input [T, B, n_in] (spikes or real valu
             generator:torch.Generator|None=None, # RNG for the random initial membrane
            ):
     T, B, _ = check_time_major(x, 'x', n=self.n_in, device=self.tau_m.device)
-    i_ff = self.fc(x)
+    i_ff = input_projection(x, self.fc.weight, self.fc.bias)   # spike-driven on sparse input; else `self.fc(x)`, bit for bit
     if self.rec is not None: i_ff = i_ff + self.rec.bias   # constant over time: folded in once
     tm, ta = self.tau_m, self.tau_adp
     if self.tau_min is not None: tm, ta = tm.clamp(min=self.tau_min), ta.clamp(min=self.tau_min)

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from .core import check_tensor, check_time_major, per_neuron, get_device
 from .train import Progress, TrainStep, metrics_file
 from .neurons import ALIF, _init_tau, _check_sizes
+from .kernels import input_projection
 from .alif import ALIFState, ALIFRecord, alif_scan
 
 _all_ = ['alif_scan']   # re-exported from hrmas.alif
@@ -79,7 +80,7 @@ def forward(self:SRNNLayer, x:torch.Tensor, # input [T, B, n_in], spikes or real
             generator:torch.Generator|None=None, # RNG of the random initial state
            ):
     T, B, _ = check_time_major(x, 'x', n=self.n_in, device=self.tau_m.device)
-    i_ff = self.fc(x)
+    i_ff = input_projection(x, self.fc.weight, self.fc.bias)   # spike-driven on sparse input; else `self.fc(x)`, bit for bit
     if self.rec is not None: i_ff = i_ff + self.rec.bias
     tm, ta = self.tau_m, self.tau_adp
     if self.tau_min is not None: tm, ta = tm.clamp(min=self.tau_min), ta.clamp(min=self.tau_min)
