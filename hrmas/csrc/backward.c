@@ -6,7 +6,8 @@ static void sig_row_SFX(const scalar_t* restrict u, scalar_t thr, scalar_t width
         const scalar_t xr = (u[i] - thr) / width;
         const scalar_t hi = xr > (scalar_t)8, lo = xr < (scalar_t)-8;
         const scalar_t x = hi * (scalar_t)8 - lo * (scalar_t)8 + ((scalar_t)1 - hi - lo) * xr;   /* exact clip */
-        const scalar_t e = (scalar_t)exp_clipped(-(double)x), q = (scalar_t)1 + e;
+        const scalar_t e = sizeof(scalar_t) == 4 ? (scalar_t)exp8_f32((float)-x) : (scalar_t)exp_clipped(-(double)x);
+        const scalar_t q = (scalar_t)1 + e;
         out[i] = e / (q * q) / width;                        /* z (1 - z) / width, z = 1 / (1 + e) */
     }
 }
