@@ -497,7 +497,9 @@ class SparseInputLinear(torch.autograd.Function):
 def _spike_kernels(lib, sfx):
     "The `spike_linear.c` functions of one precision, with their argument types set (once)."
     P, I, INT = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
-    f = {n: getattr(lib, f'spike_{n}_{sfx}') for n in ('block', 'row_count', 'row_fill', 'transpose', 'pack', 'linear')}
+    names = ('block', 'row_count', 'row_fill', 'transpose', 'pack', 'linear', 'row_count_par', 'row_fill_par', 'pack_par', 'linear_par')
+    f = {n: getattr(lib, f'spike_{n}_{sfx}') for n in names}
+    f['omp'] = lib.hrmas_openmp()            # OpenMP build: one fork per step (the *_par drivers), else the Python pool
     if f['block'].restype is not I:
         f['block'].argtypes, f['block'].restype = [], I
         f['row_count'].argtypes, f['row_count'].restype = [P, I, I, I, P], None
@@ -505,6 +507,10 @@ def _spike_kernels(lib, sfx):
         f['transpose'].argtypes, f['transpose'].restype = [P, P, P, I, I, P, P, P], INT
         f['pack'].argtypes, f['pack'].restype = [P, I, I, I, I, P], None
         f['linear'].argtypes, f['linear'].restype = [P, P, P, P, INT, I, I, I, I, I, P], INT
+        f['row_count_par'].argtypes, f['row_count_par'].restype = [P, I, I, INT, P], None
+        f['row_fill_par'].argtypes, f['row_fill_par'].restype = [P, I, I, INT, P, P, P], None
+        f['pack_par'].argtypes, f['pack_par'].restype = [P, I, I, I, INT, P], None
+        f['linear_par'].argtypes, f['linear_par'].restype = [P, P, P, P, INT, I, I, I, I, INT, P], INT
     return f
 
 # %% ../nbs/03a_kernels.ipynb #7644e8bc
@@ -512,10 +518,13 @@ def _spike_lists(x2, k, parts):
     "The row lists of the non-zeros of x2 [R, K]: (ptr [R + 1], columns int32, values), one slot spare."
     R, K = x2.shape
     ptr = torch.zeros(R + 1, dtype=torch.int64)
-    _parallel(k['row_count'], [(_p(x2), K, r0, r1, ctypes.c_void_p(ptr.data_ptr() + 8)) for r0, r1 in _chunks(R, parts)])
+    cnt = ctypes.c_void_p(ptr.data_ptr() + 8)
+    if k['omp']: k['row_count_par'](_p(x2), K, R, parts, cnt)
+    else: _parallel(k['row_count'], [(_p(x2), K, r0, r1, cnt) for r0, r1 in _chunks(R, parts)])
     ptr = ptr.cumsum_(0); nnz = int(ptr[-1])
     idx, val = torch.empty(nnz + 1, dtype=torch.int32), x2.new_empty(nnz + 1)
-    _parallel(k['row_fill'], [(_p(x2), K, r0, r1, _p(ptr), _p(idx), _p(val)) for r0, r1 in _chunks(R, parts)])
+    if k['omp']: k['row_fill_par'](_p(x2), K, R, parts, _p(ptr), _p(idx), _p(val))
+    else: _parallel(k['row_fill'], [(_p(x2), K, r0, r1, _p(ptr), _p(idx), _p(val)) for r0, r1 in _chunks(R, parts)])
     return ptr, idx, val
 
 def _spike_sum(k, ptr, idx, val, w, shape, parts, pack):
@@ -523,10 +532,13 @@ def _spike_sum(k, ptr, idx, val, w, shape, parts, pack):
     N, M = w.shape if pack else w.shape[::-1]
     if pack:
         nbk = k['block'](); nblk = -(-N // nbk); wp = w.new_empty(nblk, M, nbk)
-        _parallel(k['pack'], [(_p(w), M, N, b0, b1, _p(wp)) for b0, b1 in _chunks(nblk, parts)]); w = wp
+        if k['omp']: k['pack_par'](_p(w), M, N, nblk, _parts(nblk, parts), _p(wp))
+        else: _parallel(k['pack'], [(_p(w), M, N, b0, b1, _p(wp)) for b0, b1 in _chunks(nblk, parts)])
+        w = wp
         out = w.new_empty(*shape); rows, ldo = out.numel() // N, 0     # not a view: a layer may write its membrane over it
     else: rows = shape[0]; out, ldo = w.new_empty(N, rows), rows          # the weight gradient dW [N, K], not dW^T
-    codes = _parallel(k['linear'], [(_p(ptr), _p(idx), _p(val), _p(w), int(pack), M, N, r0, r1, ldo, _p(out)) for r0, r1 in _chunks(rows, parts)])
+    if k['omp']: codes = [k['linear_par'](_p(ptr), _p(idx), _p(val), _p(w), int(pack), M, N, rows, ldo, _parts(rows, parts), _p(out))]
+    else: codes = _parallel(k['linear'], [(_p(ptr), _p(idx), _p(val), _p(w), int(pack), M, N, r0, r1, ldo, _p(out)) for r0, r1 in _chunks(rows, parts)])
     if any(codes): raise MemoryError("SpikeListLinear: out of memory for a scratch block")
     return out
 

@@ -114,3 +114,29 @@ int spike_linear_SFX(const int64_t* ptr, const int32_t* idx, const scalar_t* val
     }
     free(scratch); return 0;
 }
+
+/* The same functions over `parts` contiguous ranges (rows, or blocks for the pack), one OpenMP thread each: the
+   ranges of `part_range`, which are those the Python thread pool gets (`_chunks`), so the spare-slot rule of the
+   row fill sees the same range ends. One fork per call instead of a task per range on the Python pool. */
+void spike_row_count_par_SFX(const scalar_t* x, int64_t K, int64_t R, int parts, int64_t* cnt) {
+    #pragma omp parallel for num_threads(parts) schedule(static, 1)
+    for (int p = 0; p < parts; ++p) { int64_t lo, hi; part_range(R, parts, p, &lo, &hi); if (lo < hi) spike_row_count_SFX(x, K, lo, hi, cnt); }
+}
+void spike_row_fill_par_SFX(const scalar_t* x, int64_t K, int64_t R, int parts, const int64_t* ptr, int32_t* idx, scalar_t* val) {
+    #pragma omp parallel for num_threads(parts) schedule(static, 1)
+    for (int p = 0; p < parts; ++p) { int64_t lo, hi; part_range(R, parts, p, &lo, &hi); if (lo < hi) spike_row_fill_SFX(x, K, lo, hi, ptr, idx, val); }
+}
+void spike_pack_par_SFX(const scalar_t* w, int64_t M, int64_t N, int64_t nblk, int parts, scalar_t* dst) {
+    #pragma omp parallel for num_threads(parts) schedule(static, 1)
+    for (int p = 0; p < parts; ++p) { int64_t lo, hi; part_range(nblk, parts, p, &lo, &hi); if (lo < hi) spike_pack_SFX(w, M, N, lo, hi, dst); }
+}
+int spike_linear_par_SFX(const int64_t* ptr, const int32_t* idx, const scalar_t* val, const scalar_t* w, int packed,
+                         int64_t M, int64_t N, int64_t rows, int64_t ldo, int parts, scalar_t* out) {
+    int bad = 0;
+    #pragma omp parallel for num_threads(parts) schedule(static, 1) reduction(|:bad)
+    for (int p = 0; p < parts; ++p) {
+        int64_t lo, hi; part_range(rows, parts, p, &lo, &hi);
+        if (lo < hi) bad |= spike_linear_SFX(ptr, idx, val, w, packed, M, N, lo, hi, ldo, out);
+    }
+    return bad;
+}
