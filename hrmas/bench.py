@@ -935,6 +935,7 @@ def hrmas_bench(sizes:str='100x16x256,100x16x512,300x16x512,100x16x1024', # size
     print(format_table(res))
     for t in target_ratios(res) + target_ratios(res, stat='min_ms'): print(t['text'])
     if any(r['row'] == GOAL_PEER for r in res): print(format_goal_table(goal_table(res)))
+    for t in srnn_target_ratios(res): print(t['text'])
     if plot:
         import matplotlib; matplotlib.use('Agg')
         plot_bench(res).savefig(plot, dpi=100, bbox_inches='tight')
@@ -959,18 +960,17 @@ def srnn_target_ratios(results:list[dict], # result dicts (from `run_bench` or `
                        goal:float=2., # the wanted speed-up of srnn_alif over the fastest peer
                        stat:str='median_ms', # 'median_ms' or 'min_ms'
                       ) -> list[dict]:
-    "Per size: the speed-up of `srnn_alif` over the fastest peer (goal) and over the fastest adaptive peer, as dicts with a line of text."
+    "Per size and kernel ISA: the speed-up of `srnn_alif` over the fastest peer (goal) and over the fastest adaptive peer, as dicts with a line of text."
     ok = lambda r: r['status'].startswith('ok') and not math.isnan(r[stat])
     peers, out = [n for n, r in ROWS.items() if r.kind == 'peer'], []
-    for size in dict.fromkeys((r['T'], r['B'], r['N']) for r in results):
-        here = {r['row']: r for r in results if (r['T'], r['B'], r['N']) == size and ok(r)}
+    for size, isa, here in _groups(results, ok):
         if 'srnn_alif' not in here: continue
         for pool, what in ((peers, 'fastest peer'), (ADAPTIVE_PEERS, 'fastest adaptive peer')):
             best = min((here[p] for p in pool if p in here), key=lambda r: r[stat], default=None)
             if best is None: continue
             v = best[stat] / here['srnn_alif'][stat]
-            text = f"T={size[0]} B={size[1]} N={size[2]}: speed-up of srnn_alif over the {what} ({best['row']}) = {v:.2f}"
-            out.append(dict(size=size, vs=what, peer=best['row'], value=v, goal=goal if pool is peers else None,
+            text = f"T={size[0]} B={size[1]} N={size[2]}{' ' + isa if isa else ''}: speed-up of srnn_alif over the {what} ({best['row']}) = {v:.2f}"
+            out.append(dict(size=size, isa=isa, vs=what, peer=best['row'], value=v, goal=goal if pool is peers else None,
                             met=v >= goal if pool is peers else None, text=text + (f" (goal >= {goal:g}): {'met' if v >= goal else 'NOT met'}" if pool is peers else '')))
     return out
 
