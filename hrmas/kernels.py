@@ -578,6 +578,7 @@ def _density(x2, rows=64):
 def input_projection(x:torch.Tensor, # input [T, B, N_in] (spikes or PSCs)
                      weight:torch.Tensor, # [N, N_in]
                      bias:torch.Tensor|None=None, # [N], added to every row (dense input: `F.linear`'s bits, as `nn.Linear`)
+                     bias2:torch.Tensor|None=None, # [N], a second bias (dense input: added after `F.linear`; spikes: bias + bias2 in one pass)
                     ) -> torch.Tensor:
     "x @ weight.T (+ bias) for all T: `[T, B, N]`; spike-driven when x is sparse and the fused kernels are available."
     T, B, K = x.shape
@@ -587,6 +588,8 @@ def input_projection(x:torch.Tensor, # input [T, B, N_in] (spikes or PSCs)
     # 3-d in, 3-d out (no .view of a 2-d result): the output is no view, so a layer may reuse its memory in place
     if x.dtype == weight.dtype and x.numel() and kernels_available(x) and _density(x2) <= SPARSE_INPUT_DENSITY:
         note_path('input_projection', True); out = SpikeListLinear.apply(x, weight)
-        return out if bias is None else out.add_(bias)     # in place: the product's backward does not read its output
+        b = bias if bias2 is None else bias2 if bias is None else bias + bias2   # one [T, B, N] pass and one reduction
+        return out if b is None else out.add_(b)           # in place: the product's backward does not read its output
     note_path('input_projection', False)
-    return x @ weight.t() if bias is None else torch.nn.functional.linear(x, weight, bias)
+    out = x @ weight.t() if bias is None else torch.nn.functional.linear(x, weight, bias)
+    return out if bias2 is None else out + bias2

@@ -248,8 +248,8 @@ def forward(self:ALIF, x:torch.Tensor, # input [T, B, n_in] (spikes or real valu
             generator:torch.Generator|None=None, # RNG for the random initial membrane
            ):
     T, B, _ = check_time_major(x, 'x', n=self.n_in, device=self.tau_m.device)
-    i_ff = input_projection(x, self.fc.weight, self.fc.bias)   # spike-driven on sparse input; else `self.fc(x)`, bit for bit
-    if self.rec is not None: i_ff = i_ff + self.rec.bias   # constant over time: folded in once
+    # spike-driven on sparse input; else `self.fc(x)` (+ the recurrent bias, constant over time), bit for bit
+    i_ff = input_projection(x, self.fc.weight, self.fc.bias, None if self.rec is None else self.rec.bias)
     tm, ta = self.tau_m, self.tau_adp
     if self.tau_min is not None: tm, ta = tm.clamp(min=self.tau_min), ta.clamp(min=self.tau_min)
     rec = alif_sequence(i_ff, tm, ta, state if state is not None else self.initial_state(B, generator),

@@ -80,8 +80,8 @@ def forward(self:SRNNLayer, x:torch.Tensor, # input [T, B, n_in], spikes or real
             generator:torch.Generator|None=None, # RNG of the random initial state
            ):
     T, B, _ = check_time_major(x, 'x', n=self.n_in, device=self.tau_m.device)
-    i_ff = input_projection(x, self.fc.weight, self.fc.bias)   # spike-driven on sparse input; else `self.fc(x)`, bit for bit
-    if self.rec is not None: i_ff = i_ff + self.rec.bias
+    # spike-driven on sparse input; else `self.fc(x)` + the recurrent bias, bit for bit as before
+    i_ff = input_projection(x, self.fc.weight, self.fc.bias, None if self.rec is None else self.rec.bias)
     tm, ta = self.tau_m, self.tau_adp
     if self.tau_min is not None: tm, ta = tm.clamp(min=self.tau_min), ta.clamp(min=self.tau_min)
     rec = alif_scan(i_ff, tm, ta, state if state is not None else self.initial_state(B, generator),
