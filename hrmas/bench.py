@@ -19,13 +19,13 @@ from .core import get_device
 # %% auto #0
 __all__ = ['SIZES', 'INPUT_RATE', 'RATE_RANGE', 'CALIB_RANGE', 'ROWS', 'ROW_KINDS', 'HRMAS_LIF_ROWS', 'ADAPTIVE_PEERS',
            'SUMMARY_COLUMNS', 'GOAL_PEER', 'GOAL_SPEEDUP', 'ON_NS', 'ON_T', 'ON_B', 'ON_ROWS', 'ON_COLUMNS',
-           'ECG_EPOCH_COLUMNS', 'TSSLBP_NET', 'REF_COLUMNS', 'E2E_COLUMNS', 'parse_sizes', 'spike_input', 'Runner',
-           'BenchRow', 'register_row', 'select_rows', 'bench_genotype', 'TorchLoopLIF', 'BoundRunner', 'calibrate',
-           'benchmark', 'peak_memory_mb', 'device_name', 'row_isa', 'RowTrial', 'bench_row', 'run_bench', 'write_csv',
-           'read_csv', 'format_table', 'target_ratios', 'bench_summary', 'summary_csv', 'summary_path', 'goal_table',
-           'format_goal_table', 'plot_bench', 'register_on_row', 'open_neuromorphic', 'on_ratios', 'hrmas_bench',
-           'srnn_target_ratios', 'ecg_epoch_bench', 'ecg_epoch_summary', 'load_tsslbp_reference', 'tsslbp_ref_bench',
-           'format_ref_table', 'TorchLoopHRMAS', 'e2e_bench']
+           'BENCH_REPORTS', 'ECG_EPOCH_COLUMNS', 'TSSLBP_NET', 'REF_COLUMNS', 'E2E_COLUMNS', 'parse_sizes',
+           'spike_input', 'Runner', 'BenchRow', 'register_row', 'select_rows', 'bench_genotype', 'TorchLoopLIF',
+           'BoundRunner', 'calibrate', 'benchmark', 'peak_memory_mb', 'device_name', 'row_isa', 'RowTrial', 'bench_row',
+           'run_bench', 'write_csv', 'read_csv', 'format_table', 'target_ratios', 'bench_summary', 'summary_csv',
+           'summary_path', 'goal_table', 'format_goal_table', 'plot_bench', 'register_on_row', 'open_neuromorphic',
+           'on_ratios', 'hrmas_bench', 'srnn_target_ratios', 'ecg_epoch_bench', 'ecg_epoch_summary',
+           'load_tsslbp_reference', 'tsslbp_ref_bench', 'format_ref_table', 'TorchLoopHRMAS', 'e2e_bench']
 
 # %% ../nbs/15_bench.ipynb #e2e5dfc7
 SIZES = ((100, 16, 256), (100, 16, 512), (300, 16, 512), (100, 16, 1024))   # (T, B, N) of the issue
@@ -900,6 +900,8 @@ def _on_cli(protocol, sizes, rows, runs, warmup, threads, device, out, memory, b
     for line in on_ratios(res): print(line)
 
 # %% ../nbs/15_bench.ipynb #553888d6
+BENCH_REPORTS = []   # more reports `hrmas_bench` prints after its own, each report(results); later sections add theirs
+
 @call_parse
 def hrmas_bench(sizes:str='100x16x256,100x16x512,300x16x512,100x16x1024', # sizes T x B x N, comma-separated
                 rows:str='*', # rows by name or glob, comma-separated (e.g. 'hrmas_*,norse*'); see --list
@@ -935,7 +937,7 @@ def hrmas_bench(sizes:str='100x16x256,100x16x512,300x16x512,100x16x1024', # size
     print(format_table(res))
     for t in target_ratios(res) + target_ratios(res, stat='min_ms'): print(t['text'])
     if any(r['row'] == GOAL_PEER for r in res): print(format_goal_table(goal_table(res)))
-    for t in srnn_target_ratios(res): print(t['text'])
+    for report in BENCH_REPORTS: report(res)
     if plot:
         import matplotlib; matplotlib.use('Agg')
         plot_bench(res).savefig(plot, dpi=100, bbox_inches='tight')
@@ -973,6 +975,10 @@ def srnn_target_ratios(results:list[dict], # result dicts (from `run_bench` or `
             out.append(dict(size=size, isa=isa, vs=what, peer=best['row'], value=v, goal=goal if pool is peers else None,
                             met=v >= goal if pool is peers else None, text=text + (f" (goal >= {goal:g}): {'met' if v >= goal else 'NOT met'}" if pool is peers else '')))
     return out
+
+def _print_srnn_ratios(results): [print(t['text']) for t in srnn_target_ratios(results)]
+if _print_srnn_ratios.__name__ not in [f.__name__ for f in BENCH_REPORTS]: BENCH_REPORTS.append(_print_srnn_ratios)   # `hrmas_bench` prints them too
+
 
 # %% ../nbs/15_bench.ipynb #fd76abef
 ECG_EPOCH_COLUMNS = ('turn', 'backend', 'threads', 'epoch', 'epoch_s', 'train_loss', 'train_acc', 'rate', 'test_loss', 'test_acc',
