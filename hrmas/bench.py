@@ -976,8 +976,11 @@ def srnn_target_ratios(results:list[dict], # result dicts (from `run_bench` or `
                             met=v >= goal if pool is peers else None, text=text + (f" (goal >= {goal:g}): {'met' if v >= goal else 'NOT met'}" if pool is peers else '')))
     return out
 
-def _print_srnn_ratios(results): [print(t['text']) for t in srnn_target_ratios(results)]
-if _print_srnn_ratios.__name__ not in [f.__name__ for f in BENCH_REPORTS]: BENCH_REPORTS.append(_print_srnn_ratios)   # `hrmas_bench` prints them too
+def _print_srnn_ratios(results):
+    "`hrmas_bench`'s report of the SRNN goal."
+    for t in srnn_target_ratios(results): print(t['text'])
+
+BENCH_REPORTS[:] = [f for f in BENCH_REPORTS if f.__name__ != '_print_srnn_ratios'] + [_print_srnn_ratios]   # once, also when re-run
 
 
 # %% ../nbs/15_bench.ipynb #fd76abef

@@ -177,11 +177,11 @@ int alif_backward_SFX(const scalar_t* gs, int64_t gs_ts, int64_t gs_bs, const sc
                       int64_t T, int64_t B, int64_t N, int64_t b_lo, int64_t b_hi,
                       scalar_t* GU, scalar_t* GI, scalar_t* cu, scalar_t* cs, scalar_t* cb, double* ga, double* gr) {
     scalar_t* buf = (scalar_t*)malloc((size_t)(RB + 2) * N * sizeof(scalar_t));
-    #if defined(__AVX512F__)
-    const int64_t np = 0;      /* AVX-512: row-major cw^T (its 48-float strips are whole cache lines; packing gained nothing) */
+#if defined(__AVX512F__)
+    const int64_t np = 0;      /* AVX-512: cw^T row-major (its 48-float strips are whole cache lines; packing gained nothing) */
 #else
-    const int64_t np = cwt ? rec_packed_len_SFX(N) : 0;      /* AVX2: cw^T in the column strips of `rec_matmul` (24-float strips
-                                                                 split cache lines row-major: 9.1 vs 11.3 ms at N = 512, EPYC) */
+    const int64_t np = cwt ? rec_packed_len_SFX(N) : 0;   /* AVX2: cw^T in the column strips of `rec_matmul`, since
+                                  row-major 24-float strips split cache lines (faster at N = 512 in an A/B on an AMD EPYC) */
 #endif
     scalar_t* Wp = np ? (scalar_t*)malloc((size_t)np * sizeof(scalar_t)) : NULL;
     if (!buf || (np && !Wp)) { free(buf); free(Wp); return 1; }
